@@ -1,0 +1,101 @@
+//! Source API clients: one per bibliographic source, each a real HTTP client of the
+//! real API (base URL configurable), turning every record into one normalised [`Paper`].
+//!
+//! The fetcher's loop is one code path over [`SourceClient`]: ask for the page after a
+//! checkpoint, hand the papers and the new checkpoint to ingestion-control, repeat until
+//! [`Page::done`].
+
+pub mod model;
+
+pub use model::{Author, DatePrecision, ExternalIds, Paper, PublicationDate};
+
+use serde_json::Value;
+
+/// What a run asks of a source: taken from the stored run record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSpec {
+    /// The user's query, 1..=1000 characters, already trimmed.
+    pub query: String,
+    /// Upper bound on the records a run fetches (1..=10_000).
+    pub max_results: u32,
+    /// The source's typed filters as stored (a JSON object; keys per source, see
+    /// `docs/architecture.md`): `from_date`, `to_date` (YYYY-MM-DD) for all; OpenAlex
+    /// `work_type`, `open_access`; arXiv `categories`; Semantic Scholar
+    /// `fields_of_study`, `open_access_pdf`, `min_citation_count`.
+    pub filters: Value,
+}
+
+/// One page of results and where to continue after it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub papers: Vec<Paper>,
+    /// Where a resumed run continues after this page (source-specific JSON).
+    pub checkpoint: Value,
+    /// True when this is the last page (source exhausted or `max_results` reached).
+    pub done: bool,
+    /// The source's total for the query, when it reports one (first page at least).
+    pub source_total: Option<u64>,
+}
+
+/// A run-fatal source failure: retries already happened inside the client.
+/// Every message names the source, and where relevant the HTTP status and the
+/// request (with secrets such as `api_key` removed from the URL).
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{source_name}: quota exhausted ({detail}); resets {}", resets_at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "at an unknown time".into()))]
+    QuotaExhausted {
+        source_name: &'static str,
+        resets_at: Option<chrono::DateTime<chrono::Utc>>,
+        detail: String,
+    },
+    #[error("{source_name}: HTTP {status} from {request}: {detail}")]
+    Http {
+        source_name: &'static str,
+        status: u16,
+        request: String,
+        detail: String,
+    },
+    #[error("{source_name}: request {request} failed: {detail}")]
+    Transport {
+        source_name: &'static str,
+        request: String,
+        detail: String,
+    },
+    #[error("{source_name}: malformed response from {request}: {detail}")]
+    Malformed {
+        source_name: &'static str,
+        request: String,
+        detail: String,
+    },
+    #[error("{source_name}: the API reported an error for {request}: {detail}")]
+    Api {
+        source_name: &'static str,
+        request: String,
+        detail: String,
+    },
+    #[error("{source_name}: invalid checkpoint: {detail}")]
+    BadCheckpoint {
+        source_name: &'static str,
+        detail: String,
+    },
+}
+
+/// One source API. Implementations page through results up to `spec.max_results`,
+/// pace their requests through their [`RequestPacer`], retry transient failures,
+/// and normalise records.
+#[async_trait::async_trait]
+pub trait SourceClient: Send + Sync {
+    /// The stored source name (`openalex`, `pubmed`, `arxiv`, `semantic_scholar`).
+    fn name(&self) -> &'static str;
+
+    /// Fetches the page after `checkpoint` (`None`: the first page).
+    async fn fetch_page(&self, spec: &RunSpec, checkpoint: Option<&Value>) -> Result<Page, SourceError>;
+}
+
+/// Hands out request permits so a source's polite rate holds. The local pacer
+/// (governor) paces one process; a shared pacer can spread one source's budget
+/// across replicas.
+#[async_trait::async_trait]
+pub trait RequestPacer: Send + Sync {
+    async fn wait_turn(&self);
+}
