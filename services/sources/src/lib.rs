@@ -5,9 +5,24 @@
 //! checkpoint, hand the papers and the new checkpoint to ingestion-control, repeat until
 //! [`Page::done`].
 
+pub mod arxiv;
+pub mod config;
+mod filters;
+mod http;
 pub mod model;
+pub mod openalex;
+pub mod pacer;
+pub mod pubmed;
+pub mod semantic_scholar;
+mod text;
+mod xml;
 
-pub use model::{Author, DatePrecision, ExternalIds, Paper, PublicationDate};
+pub use config::{ConfigError, SourceConfig, client_for};
+pub use model::{
+    Author, DatePrecision, ExternalIds, Paper, PublicationDate, normalize_arxiv_id, normalize_doi,
+    normalize_orcid, normalize_pmcid, normalize_pmid,
+};
+pub use pacer::LocalPacer;
 
 use serde_json::Value;
 
@@ -78,6 +93,59 @@ pub enum SourceError {
         source_name: &'static str,
         detail: String,
     },
+    /// The run's query or filters cannot be turned into a request (for example a
+    /// `from_date` that is not `YYYY-MM-DD`); retrying cannot help.
+    #[error("{source_name}: invalid run request: {detail}")]
+    InvalidRequest {
+        source_name: &'static str,
+        detail: String,
+    },
+}
+
+/// Why a response body could not be turned into records. The parsers are pure
+/// (bytes in, records out); the clients wrap this into a [`SourceError`] that names
+/// the source and the request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// Not the document we expected: not JSON/XML, truncated, wrong shape.
+    #[error("{0}")]
+    Malformed(String),
+    /// A well-formed document in which the API reports an error (NCBI `<ERROR>`,
+    /// the arXiv error entry, a Semantic Scholar `{"error": …}` body).
+    #[error("{0}")]
+    Api(String),
+}
+
+impl ParseError {
+    pub(crate) fn json(err: serde_json::Error) -> Self {
+        ParseError::Malformed(format!("invalid JSON: {err}"))
+    }
+
+    pub(crate) fn xml(err: impl std::fmt::Display, position: u64) -> Self {
+        ParseError::Malformed(format!("invalid XML at byte {position}: {err}"))
+    }
+
+    /// The run-level error for a body from `request` that did not parse.
+    pub(crate) fn into_source_error(self, source_name: &'static str, request: String) -> SourceError {
+        match self {
+            ParseError::Malformed(detail) => SourceError::Malformed { source_name, request, detail },
+            ParseError::Api(detail) => SourceError::Api { source_name, request, detail },
+        }
+    }
+}
+
+/// Reads a stored checkpoint (`None`: start from the beginning).
+pub(crate) fn read_checkpoint<T: serde::de::DeserializeOwned>(
+    source_name: &'static str,
+    checkpoint: Option<&Value>,
+) -> Result<Option<T>, SourceError> {
+    match checkpoint {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => T::deserialize(value).map(Some).map_err(|e| SourceError::BadCheckpoint {
+            source_name,
+            detail: format!("{e} in {value}"),
+        }),
+    }
 }
 
 /// One source API. Implementations page through results up to `spec.max_results`,
