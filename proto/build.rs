@@ -10,7 +10,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fds = protox::compile([&proto_file], [&manifest])?;
     // compile_fds() ignores file_descriptor_set_path(): write the set for reflection ourselves.
     use protox::prost::Message as _;
-    std::fs::write(out_dir.join("ingestion_descriptor.bin"), fds.encode_to_vec())?;
+    std::fs::write(
+        out_dir.join("ingestion_descriptor.bin"),
+        fds.encode_to_vec(),
+    )?;
     tonic_prost_build::configure().compile_fds(fds)?;
     Ok(())
 }

@@ -1,1 +1,43 @@
-fn main() {}
+use clap::{Parser, Subcommand};
+use ingestion_control::{Application, Config, Seams, app};
+use platform::shutdown::Shutdown;
+
+#[derive(Parser)]
+#[command(
+    name = "ingestion-control",
+    about = "Runs and papers: the database and the job publisher."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve gRPC (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    platform::config::load_dotenv();
+    let cli = Cli::parse();
+    let telemetry = platform::telemetry::init(&platform::telemetry::TelemetryConfig::from_env(
+        "ingestion-control",
+    ))
+    .map_err(|e| anyhow::anyhow!(e))?;
+    let config = Config::from_env().inspect_err(|e| tracing::error!("configuration: {e}"))?;
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Migrate => app::migrate(&config).await,
+        Command::Serve => {
+            let shutdown = Shutdown::new();
+            shutdown.trigger_on_signals();
+            let app = Application::build(config, Seams::default(), shutdown).await?;
+            app.run_until_stopped().await
+        }
+    };
+    telemetry.shutdown().await;
+    result
+}

@@ -1,0 +1,400 @@
+//! `ingest_runs`: creation, reads, and every state transition, each a single
+//! conditional UPDATE so the database decides (never a read, then a write).
+
+use crate::domain::cursor::Cursor;
+use crate::domain::run::{NewRun, RunRecord};
+use chrono::{DateTime, Utc};
+use platform::{RunStatus, Source};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+/// The outcome of inserting a run with an optional idempotency key.
+pub enum Inserted {
+    New(RunRecord),
+    /// An earlier run with the same key (same organisation, within 24 hours).
+    Replayed(RunRecord),
+}
+
+pub async fn insert(pool: &PgPool, run: &NewRun) -> Result<Inserted, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let record: RunRecord = sqlx::query_as(
+        "INSERT INTO ingest_runs (id, organization_id, requested_by, source, query, filters, max_results)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
+    )
+    .bind(run.id)
+    .bind(run.organization_id)
+    .bind(&run.requested_by)
+    .bind(run.source.as_str())
+    .bind(&run.query)
+    .bind(&run.filters)
+    .bind(run.max_results as i32)
+    .fetch_one(&mut *tx)
+    .await?;
+
+    if let Some(key) = &run.idempotency_key {
+        // Takes the key unless a fresh one exists; a concurrent holder of the same key
+        // makes this wait for its commit, then see the key as taken.
+        let took: Option<(Uuid,)> = sqlx::query_as(
+            "INSERT INTO idempotency_keys (organization_id, key, run_id) VALUES ($1, $2, $3)
+             ON CONFLICT (organization_id, key) DO UPDATE
+                SET run_id = EXCLUDED.run_id, created_at = now()
+                WHERE idempotency_keys.created_at <= now() - interval '24 hours'
+             RETURNING run_id",
+        )
+        .bind(run.organization_id)
+        .bind(key)
+        .bind(run.id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if took.is_none() {
+            tx.rollback().await?;
+            let earlier: RunRecord = sqlx::query_as(
+                "SELECT r.* FROM idempotency_keys k JOIN ingest_runs r ON r.id = k.run_id
+                 WHERE k.organization_id = $1 AND k.key = $2",
+            )
+            .bind(run.organization_id)
+            .bind(key)
+            .fetch_one(pool)
+            .await?;
+            return Ok(Inserted::Replayed(earlier));
+        }
+    }
+    tx.commit().await?;
+    Ok(Inserted::New(record))
+}
+
+/// Records the broker's confirm for the current attempt.
+pub async fn mark_published<'e, E>(executor: E, id: Uuid, attempt: i32) -> Result<bool, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = Postgres>,
+{
+    let done = sqlx::query(
+        "UPDATE ingest_runs SET published_at = now(), publish_attempts = publish_attempts + 1
+         WHERE id = $1 AND attempt = $2 AND published_at IS NULL AND status IN ('queued', 'running')",
+    )
+    .bind(id)
+    .bind(attempt)
+    .execute(executor)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The seed's rule: a run whose job could not be published is failed, with the reason.
+pub async fn mark_publish_failed(
+    pool: &PgPool,
+    id: Uuid,
+    attempt: i32,
+    reason: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE ingest_runs
+            SET status = 'failed', completed_at = now(), publish_attempts = publish_attempts + 1,
+                error_message = 'could not publish the job: ' || $3
+          WHERE id = $1 AND attempt = $2 AND status = 'queued'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .bind(reason)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn get(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Option<RunRecord>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM ingest_runs WHERE id = $1 AND organization_id = $2")
+        .bind(id)
+        .bind(org)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn get_any_org(pool: &PgPool, id: Uuid) -> Result<Option<RunRecord>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM ingest_runs WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+pub struct ListFilter {
+    pub source: Option<Source>,
+    pub status: Option<RunStatus>,
+    pub after: Option<Cursor>,
+    pub limit: i64,
+}
+
+/// Newest first, keyset-paginated; fetches one extra row to know if there is more.
+pub async fn list(pool: &PgPool, org: Uuid, f: &ListFilter) -> Result<Vec<RunRecord>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM ingest_runs
+          WHERE organization_id = $1
+            AND ($2::text IS NULL OR source = $2)
+            AND ($3::text IS NULL OR status = $3)
+            AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5))
+          ORDER BY created_at DESC, id DESC
+          LIMIT $6",
+    )
+    .bind(org)
+    .bind(f.source.map(Source::as_str))
+    .bind(f.status.map(RunStatus::as_str))
+    .bind(f.after.map(|c| c.created_at))
+    .bind(f.after.map(|c| c.id))
+    .bind(f.limit + 1)
+    .fetch_all(pool)
+    .await
+}
+
+/// What a claim attempt found.
+pub enum Claim {
+    Claimed(RunRecord),
+    Unknown,
+    /// The run belongs to another source; it was failed (if it was still open).
+    SourceMismatch(RunRecord),
+    /// Running under a live lease, terminal, or out of claims.
+    NotClaimable(RunRecord),
+}
+
+/// `queued → running`, or takeover of a `running` run whose lease expired, in one UPDATE.
+pub async fn claim(
+    pool: &PgPool,
+    id: Uuid,
+    source: Source,
+    worker: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    max_claims: i32,
+) -> Result<Claim, sqlx::Error> {
+    let claimed: Option<RunRecord> = sqlx::query_as(
+        "UPDATE ingest_runs
+            SET status = 'running', lease_owner = $3, lease_expires_at = $5,
+                started_at = COALESCE(started_at, $4), claims = claims + 1
+          WHERE id = $1 AND source = $2 AND claims < $6
+            AND (status = 'queued' OR (status = 'running' AND lease_expires_at < $4))
+          RETURNING *",
+    )
+    .bind(id)
+    .bind(source.as_str())
+    .bind(worker)
+    .bind(now)
+    .bind(lease_until)
+    .bind(max_claims)
+    .fetch_optional(pool)
+    .await?;
+    if let Some(run) = claimed {
+        return Ok(Claim::Claimed(run));
+    }
+    let Some(run) = get_any_org(pool, id).await? else {
+        return Ok(Claim::Unknown);
+    };
+    if run.source != source.as_str() {
+        let failed: Option<RunRecord> = sqlx::query_as(
+            "UPDATE ingest_runs
+                SET status = 'failed', completed_at = now(),
+                    error_message = 'source mismatch: the run is for ' || source ||
+                                    ' but its job reached the ' || $2 || ' fetcher'
+              WHERE id = $1 AND status IN ('queued', 'running') RETURNING *",
+        )
+        .bind(id)
+        .bind(source.as_str())
+        .fetch_optional(pool)
+        .await?;
+        return Ok(Claim::SourceMismatch(failed.unwrap_or(run)));
+    }
+    Ok(Claim::NotClaimable(run))
+}
+
+/// A worker's lease: fencing for every write a fetcher makes.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub run_id: Uuid,
+    pub worker_id: String,
+    pub attempt: i32,
+}
+
+/// Renews a lease. `Ok(None)`: the lease is not held (lost, or the run ended).
+pub async fn renew_lease<'e, E>(
+    executor: E,
+    lease: &Lease,
+    lease_until: DateTime<Utc>,
+) -> Result<Option<RunRecord>, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = Postgres>,
+{
+    sqlx::query_as(
+        "UPDATE ingest_runs SET lease_expires_at = $4
+          WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND attempt = $3
+          RETURNING *",
+    )
+    .bind(lease.run_id)
+    .bind(&lease.worker_id)
+    .bind(lease.attempt)
+    .bind(lease_until)
+    .fetch_optional(executor)
+    .await
+}
+
+/// Adds one page's counters and checkpoint, inside the page's transaction.
+pub async fn add_page(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    found: i64,
+    imported: i64,
+    checkpoint: &serde_json::Value,
+    source_total: Option<i64>,
+) -> Result<RunRecord, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE ingest_runs
+            SET papers_found = papers_found + $2, papers_imported = papers_imported + $3,
+                pages_done = pages_done + 1, checkpoint_data = $4,
+                expected_total = COALESCE(LEAST($5::bigint, max_results::bigint), expected_total)
+          WHERE id = $1 RETURNING *",
+    )
+    .bind(id)
+    .bind(found)
+    .bind(imported)
+    .bind(checkpoint)
+    .bind(source_total)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// `running → completed | failed` for the lease holder.
+pub async fn finish(
+    pool: &PgPool,
+    lease: &Lease,
+    status: RunStatus,
+    error_message: Option<&str>,
+) -> Result<Option<RunRecord>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE ingest_runs
+            SET status = $4, completed_at = now(), error_message = $5
+          WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND attempt = $3
+          RETURNING *",
+    )
+    .bind(lease.run_id)
+    .bind(&lease.worker_id)
+    .bind(lease.attempt)
+    .bind(status.as_str())
+    .bind(error_message)
+    .fetch_optional(pool)
+    .await
+}
+
+/// `queued | running → cancelled`. `Ok(None)` when the run is not open (or unknown).
+pub async fn cancel(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Option<RunRecord>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE ingest_runs SET status = 'cancelled', completed_at = now()
+          WHERE id = $1 AND organization_id = $2 AND status IN ('queued', 'running')
+          RETURNING *",
+    )
+    .bind(id)
+    .bind(org)
+    .fetch_optional(pool)
+    .await
+}
+
+/// `failed | cancelled → queued`, attempt + 1, checkpoint and counters kept.
+pub async fn retry(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Option<RunRecord>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE ingest_runs
+            SET status = 'queued', attempt = attempt + 1, error_message = NULL, completed_at = NULL,
+                published_at = NULL, lease_owner = NULL, lease_expires_at = NULL, claims = 0
+          WHERE id = $1 AND organization_id = $2 AND status IN ('failed', 'cancelled')
+          RETURNING *",
+    )
+    .bind(id)
+    .bind(org)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Queued runs whose job was never confirmed, older than `before`; locked for this
+/// transaction and skipped by other replicas' reconcilers.
+pub async fn lock_unpublished(
+    tx: &mut Transaction<'_, Postgres>,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<RunRecord>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM ingest_runs
+          WHERE status = 'queued' AND published_at IS NULL AND updated_at < $1
+          ORDER BY created_at
+          LIMIT $2
+          FOR UPDATE SKIP LOCKED",
+    )
+    .bind(before)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// Running runs whose lease expired: their fetcher died or hangs.
+pub async fn lock_expired_leases(
+    tx: &mut Transaction<'_, Postgres>,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<RunRecord>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM ingest_runs
+          WHERE status = 'running' AND lease_expires_at < $1
+          ORDER BY lease_expires_at
+          LIMIT $2
+          FOR UPDATE SKIP LOCKED",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// An expired lease goes back to the queue (to be re-published), keeping its checkpoint.
+pub async fn requeue_expired(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE ingest_runs
+            SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, published_at = NULL
+          WHERE id = $1 AND status = 'running' AND lease_expires_at < $2",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Fails an open run for a reason outside any fetcher (reconciler, dead letters).
+pub async fn fail_open<'e, E>(
+    executor: E,
+    id: Uuid,
+    reason: &str,
+) -> Result<Option<RunRecord>, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = Postgres>,
+{
+    sqlx::query_as(
+        "UPDATE ingest_runs SET status = 'failed', completed_at = now(), error_message = $2
+          WHERE id = $1 AND status IN ('queued', 'running') RETURNING *",
+    )
+    .bind(id)
+    .bind(reason)
+    .fetch_optional(executor)
+    .await
+}
+
+/// `running → queued` by the lease holder (graceful shutdown). The holder requeues
+/// its delivery, so the job is already on its way: marked published.
+pub async fn release(pool: &PgPool, lease: &Lease) -> Result<Option<RunRecord>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE ingest_runs
+            SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, published_at = now()
+          WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND attempt = $3
+          RETURNING *",
+    )
+    .bind(lease.run_id)
+    .bind(&lease.worker_id)
+    .bind(lease.attempt)
+    .fetch_optional(pool)
+    .await
+}

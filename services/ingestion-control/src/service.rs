@@ -1,0 +1,404 @@
+//! The run lifecycle: what each RunService and WorkerService call does, in terms
+//! of the repositories and the publisher. gRPC handlers translate to and from this.
+
+use crate::clock::SharedClock;
+use crate::db::{self, papers, runs};
+use crate::domain::cursor::{Cursor, page_limit};
+use crate::domain::records::{ImportRecord, MAX_RECORDS_PER_PAGE};
+use crate::domain::run::{NewRun, RunRecord};
+use crate::error::{ControlError, Result};
+use crate::publish::{Job, Publisher};
+use ingestion_proto::v1;
+use platform::auth::{Permission, Principal};
+use platform::failpoints::Failpoints;
+use platform::{RunStatus, Source};
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Everything a call needs; cheap to clone.
+#[derive(Clone)]
+pub struct Control {
+    pub pool: PgPool,
+    pub publisher: Arc<Publisher>,
+    pub clock: SharedClock,
+    pub lease: Duration,
+    pub max_claims: i32,
+    pub failpoints: Failpoints,
+}
+
+pub struct Created {
+    pub run: RunRecord,
+    pub replayed: bool,
+}
+
+pub enum ClaimOutcome {
+    Claimed(RunRecord),
+    NotClaimable(RunRecord),
+    SourceMismatch(RunRecord),
+    UnknownRun,
+}
+
+pub enum PageOutcome {
+    Recorded(RunRecord),
+    Cancelled,
+}
+
+impl Control {
+    fn lease_until(&self) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+        let now = self.clock.now();
+        let lease = chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::seconds(60));
+        (now, now + lease)
+    }
+
+    /// Insert `queued`, commit, then publish; a failed publish fails the run.
+    pub async fn create_run(
+        &self,
+        principal: &Principal,
+        req: v1::CreateRunRequest,
+    ) -> Result<Created> {
+        principal.require(Permission::PapersWrite)?;
+        let new = NewRun::parse(principal, req)?;
+        let run = match runs::insert(&self.pool, &new).await? {
+            runs::Inserted::Replayed(run) => {
+                tracing::info!(run_id = %run.id, "idempotency key matched an earlier run");
+                return Ok(Created {
+                    run,
+                    replayed: true,
+                });
+            }
+            runs::Inserted::New(run) => run,
+        };
+        metrics::counter!("runs_created_total", "source" => run.source.clone()).increment(1);
+        tracing::info!(run_id = %run.id, source = %run.source, "run created");
+        self.failpoints.hit("create_run.after_commit");
+        let run = self.publish_job(run).await?;
+        Ok(Created {
+            run,
+            replayed: false,
+        })
+    }
+
+    /// Publishes the run's job; on failure marks the run failed and says so.
+    pub async fn publish_job(&self, run: RunRecord) -> Result<RunRecord> {
+        let job = Job {
+            run_id: run.id,
+            source: run.source.clone(),
+            attempt: run.attempt.max(1) as u32,
+        };
+        match self.publisher.publish(&job).await {
+            Ok(()) => {
+                runs::mark_published(&self.pool, run.id, run.attempt).await?;
+                Ok(run)
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                tracing::warn!(run_id = %run.id, error = %reason, "publish failed; failing the run");
+                runs::mark_publish_failed(&self.pool, run.id, run.attempt, &reason).await?;
+                metrics::counter!("runs_finished_total", "source" => run.source.clone(), "status" => "failed")
+                    .increment(1);
+                Err(ControlError::PublishFailed {
+                    run_id: run.id,
+                    reason,
+                })
+            }
+        }
+    }
+
+    pub async fn get_run(&self, principal: &Principal, id: Uuid) -> Result<RunRecord> {
+        principal.require(Permission::PapersRead)?;
+        runs::get(&self.pool, principal.organization_id, id)
+            .await?
+            .ok_or(ControlError::NotFound("run"))
+    }
+
+    pub async fn list_runs(
+        &self,
+        principal: &Principal,
+        req: v1::ListRunsRequest,
+    ) -> Result<(Vec<RunRecord>, Option<String>)> {
+        principal.require(Permission::PapersRead)?;
+        let limit = page_limit(req.limit).map_err(|m| ControlError::invalid("limit", m))?;
+        let filter = runs::ListFilter {
+            source: Source::from_proto(req.source),
+            status: RunStatus::from_proto(req.status),
+            after: decode_cursor(&req.cursor)?,
+            limit,
+        };
+        let mut rows = runs::list(&self.pool, principal.organization_id, &filter).await?;
+        let next = next_cursor(&mut rows, limit, |r| Cursor {
+            created_at: r.created_at,
+            id: r.id,
+        });
+        Ok((rows, next))
+    }
+
+    pub async fn cancel_run(&self, principal: &Principal, id: Uuid) -> Result<RunRecord> {
+        principal.require(Permission::DeveloperManage)?;
+        match runs::cancel(&self.pool, principal.organization_id, id).await? {
+            Some(run) => {
+                metrics::counter!("runs_finished_total", "source" => run.source.clone(), "status" => "cancelled")
+                    .increment(1);
+                Ok(run)
+            }
+            None => Err(self
+                .conflict_or_missing(principal, id, "cancel", "queued or running")
+                .await),
+        }
+    }
+
+    /// `failed | cancelled → queued` with attempt + 1, then republished like a start.
+    pub async fn retry_run(&self, principal: &Principal, id: Uuid) -> Result<RunRecord> {
+        principal.require(Permission::DeveloperManage)?;
+        match runs::retry(&self.pool, principal.organization_id, id).await? {
+            Some(run) => self.publish_job(run).await,
+            None => Err(self
+                .conflict_or_missing(principal, id, "retry", "failed or cancelled")
+                .await),
+        }
+    }
+
+    async fn conflict_or_missing(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        action: &str,
+        allowed: &str,
+    ) -> ControlError {
+        match runs::get(&self.pool, principal.organization_id, id).await {
+            Ok(Some(run)) => ControlError::Conflict(format!(
+                "cannot {action} a {} run; only {allowed} runs can be {action}ed",
+                run.status
+            )),
+            Ok(None) => ControlError::NotFound("run"),
+            Err(e) => e.into(),
+        }
+    }
+
+    pub async fn list_papers(
+        &self,
+        principal: &Principal,
+        req: v1::ListPapersRequest,
+    ) -> Result<(Vec<papers::PaperRow>, Option<String>)> {
+        principal.require(Permission::PapersRead)?;
+        let limit = page_limit(req.limit).map_err(|m| ControlError::invalid("limit", m))?;
+        let run_id = match req.run_id.as_deref().filter(|s| !s.is_empty()) {
+            Some(raw) => Some(
+                Uuid::parse_str(raw)
+                    .map_err(|_| ControlError::invalid("run_id", "must be a uuid"))?,
+            ),
+            None => None,
+        };
+        let doi = match req.doi.as_deref().filter(|s| !s.is_empty()) {
+            Some(raw) => Some(
+                crate::domain::records::normalize_doi(raw)
+                    .ok_or_else(|| ControlError::invalid("doi", "not a DOI"))?,
+            ),
+            None => None,
+        };
+        let title_search = req
+            .title_search
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty());
+        if title_search
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > 200)
+        {
+            return Err(ControlError::invalid("q", "must be at most 200 characters"));
+        }
+        let filter = papers::PaperFilter {
+            run_id,
+            source: Source::from_proto(req.source),
+            doi,
+            title_search,
+            after: decode_cursor(&req.cursor)?,
+            limit,
+        };
+        let mut rows = papers::list(&self.pool, principal.organization_id, &filter).await?;
+        let next = next_cursor(&mut rows, limit, |p| Cursor {
+            created_at: p.created_at,
+            id: p.id,
+        });
+        Ok((rows, next))
+    }
+
+    pub async fn get_paper(&self, principal: &Principal, id: Uuid) -> Result<papers::PaperRow> {
+        principal.require(Permission::PapersRead)?;
+        papers::get(&self.pool, principal.organization_id, id)
+            .await?
+            .ok_or(ControlError::NotFound("paper"))
+    }
+
+    // ----- WorkerService -----
+
+    pub async fn claim_run(
+        &self,
+        run_id: Uuid,
+        source: Source,
+        worker: &str,
+    ) -> Result<ClaimOutcome> {
+        let (now, until) = self.lease_until();
+        Ok(
+            match runs::claim(
+                &self.pool,
+                run_id,
+                source,
+                worker,
+                now,
+                until,
+                self.max_claims,
+            )
+            .await?
+            {
+                runs::Claim::Claimed(run) => {
+                    tracing::info!(run_id = %run.id, worker, attempt = run.attempt, "run claimed");
+                    ClaimOutcome::Claimed(run)
+                }
+                runs::Claim::Unknown => ClaimOutcome::UnknownRun,
+                runs::Claim::SourceMismatch(run) => {
+                    tracing::warn!(run_id = %run.id, run_source = %run.source, fetcher_source = %source, "source mismatch; run failed");
+                    ClaimOutcome::SourceMismatch(run)
+                }
+                runs::Claim::NotClaimable(run) => ClaimOutcome::NotClaimable(run),
+            },
+        )
+    }
+
+    /// Why a lease write was refused: `Ok` when the run was cancelled (the fetcher
+    /// stops quietly), `LeaseLost` when this worker is a stale owner (refused, logged).
+    async fn refused(&self, lease: &runs::Lease) -> Result<()> {
+        let run = runs::get_any_org(&self.pool, lease.run_id)
+            .await?
+            .ok_or(ControlError::NotFound("run"))?;
+        if run.status() == RunStatus::Cancelled {
+            return Ok(());
+        }
+        tracing::warn!(
+            run_id = %lease.run_id, worker = %lease.worker_id, attempt = lease.attempt,
+            status = %run.status, owner = ?run.lease_owner, "refused a write from a worker without the lease"
+        );
+        Err(ControlError::LeaseLost(format!(
+            "run {} is {} (owner {:?}, attempt {}); this worker no longer holds it",
+            run.id, run.status, run.lease_owner, run.attempt
+        )))
+    }
+
+    /// Renews the lease. Returns whether the run was cancelled.
+    pub async fn heartbeat(
+        &self,
+        lease: &runs::Lease,
+    ) -> Result<(bool, chrono::DateTime<chrono::Utc>)> {
+        let (_, until) = self.lease_until();
+        match runs::renew_lease(&self.pool, lease, until).await? {
+            Some(_) => Ok((false, until)),
+            None => self.refused(lease).await.map(|()| (true, until)),
+        }
+    }
+
+    /// Papers, counters and checkpoint of one page in one transaction, fenced by the lease.
+    pub async fn record_page(
+        &self,
+        lease: &runs::Lease,
+        records: Vec<v1::PaperRecord>,
+        checkpoint: serde_json::Value,
+        source_total: Option<u64>,
+    ) -> Result<PageOutcome> {
+        if records.len() > MAX_RECORDS_PER_PAGE {
+            return Err(ControlError::invalid(
+                "papers",
+                format!("at most {MAX_RECORDS_PER_PAGE} records per page"),
+            ));
+        }
+        let records: Vec<ImportRecord> =
+            records.into_iter().map(ImportRecord::from_proto).collect();
+        let (_, until) = self.lease_until();
+        let mut tx = self.pool.begin().await?;
+        let Some(run) = runs::renew_lease(&mut *tx, lease, until).await? else {
+            tx.rollback().await?;
+            self.refused(lease).await?;
+            return Ok(PageOutcome::Cancelled);
+        };
+        let source = run.source().ok_or(ControlError::NotFound("source"))?;
+        let (found, imported) =
+            papers::import_page(&mut tx, run.organization_id, run.id, source, &records).await?;
+        let total = source_total.map(|t| t.min(i64::MAX as u64) as i64);
+        let run = runs::add_page(&mut tx, run.id, found, imported, &checkpoint, total).await?;
+        tx.commit().await?;
+        metrics::counter!("papers_found_total", "source" => run.source.clone())
+            .increment(found as u64);
+        metrics::counter!("papers_imported_total", "source" => run.source.clone())
+            .increment(imported as u64);
+        tracing::debug!(run_id = %run.id, found, imported, pages = run.pages_done, "page recorded");
+        Ok(PageOutcome::Recorded(run))
+    }
+
+    /// Hands the run back to the queue; refused unless the caller holds the lease.
+    pub async fn release_run(&self, lease: &runs::Lease) -> Result<RunRecord> {
+        if let Some(run) = runs::release(&self.pool, lease).await? {
+            tracing::info!(run_id = %run.id, worker = %lease.worker_id, "run released for another fetcher");
+            return Ok(run);
+        }
+        self.refused(lease).await?;
+        runs::get_any_org(&self.pool, lease.run_id)
+            .await?
+            .ok_or(ControlError::NotFound("run"))
+    }
+
+    /// `running → completed | failed` for the lease holder; a repeat by the same
+    /// holder answers with the run as it is.
+    pub async fn finish_run(
+        &self,
+        lease: &runs::Lease,
+        status: RunStatus,
+        error_message: Option<&str>,
+    ) -> Result<RunRecord> {
+        if let Some(run) = runs::finish(&self.pool, lease, status, error_message).await? {
+            let secs = run
+                .started_at
+                .zip(run.completed_at)
+                .map(|(s, c)| (c - s).num_milliseconds() as f64 / 1000.0)
+                .unwrap_or(0.0);
+            metrics::counter!("runs_finished_total", "source" => run.source.clone(), "status" => status.as_str())
+                .increment(1);
+            metrics::histogram!("run_duration_seconds", "source" => run.source.clone(), "status" => status.as_str())
+                .record(secs);
+            tracing::info!(run_id = %run.id, status = %status, found = run.papers_found, imported = run.papers_imported, "run finished");
+            return Ok(run);
+        }
+        let run = runs::get_any_org(&self.pool, lease.run_id)
+            .await?
+            .ok_or(ControlError::NotFound("run"))?;
+        let same_holder = run.lease_owner.as_deref() == Some(lease.worker_id.as_str())
+            && run.attempt == lease.attempt;
+        if same_holder && (run.status() == status || run.status() == RunStatus::Cancelled) {
+            return Ok(run);
+        }
+        self.refused(lease).await?;
+        Ok(run)
+    }
+}
+
+fn decode_cursor(raw: &str) -> Result<Option<Cursor>> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    Cursor::decode(raw)
+        .map(Some)
+        .map_err(|_| ControlError::invalid("cursor", "invalid cursor"))
+}
+
+/// Trims the probe row and returns the cursor of the last kept row when there is more.
+fn next_cursor<T>(rows: &mut Vec<T>, limit: i64, key: impl Fn(&T) -> Cursor) -> Option<String> {
+    if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| key(r).encode())
+    } else {
+        None
+    }
+}
+
+/// Whether a database error is worth retrying by the caller.
+pub fn is_transient(e: &ControlError) -> bool {
+    matches!(e, ControlError::Database(err) if db::is_unavailable(err))
+}
