@@ -99,10 +99,11 @@ BEGIN
             -- The record links several papers: they are one work. Fold the others into
             -- the oldest, keeping every id and every run's link.
             FOR i IN 2 .. coalesce(array_length(matches, 1), 1) LOOP
-                DELETE FROM papers WHERE id = matches[i] RETURNING * INTO other;
+                -- Move the links first: deleting the paper cascades to them.
                 INSERT INTO run_papers (run_id, paper_id, imported)
                     SELECT rp.run_id, keeper, rp.imported FROM run_papers rp WHERE rp.paper_id = matches[i]
                     ON CONFLICT (run_id, paper_id) DO UPDATE SET imported = run_papers.imported OR EXCLUDED.imported;
+                DELETE FROM papers WHERE id = matches[i] RETURNING * INTO other;
                 UPDATE papers p SET
                     abstract = COALESCE(NULLIF(p.abstract, ''), other.abstract),
                     authors = CASE WHEN jsonb_array_length(p.authors) >= jsonb_array_length(other.authors)

@@ -1,0 +1,324 @@
+//! Papers: one record per work per organisation, across sources and under concurrency.
+
+mod common;
+
+use common::*;
+use ingestion_proto::v1;
+use platform::Source;
+use platform::auth::Role;
+
+fn ids(
+    openalex: Option<&str>,
+    pmid: Option<&str>,
+    arxiv: Option<&str>,
+    s2: Option<&str>,
+) -> v1::ExternalIds {
+    v1::ExternalIds {
+        openalex: openalex.map(Into::into),
+        pmid: pmid.map(Into::into),
+        arxiv: arxiv.map(Into::into),
+        s2: s2.map(Into::into),
+        ..Default::default()
+    }
+}
+
+/// Starts and claims a run; returns its lease.
+async fn running(t: &TestControl, org: uuid::Uuid, source: Source, worker: &str) -> v1::Lease {
+    let run = t.start(org, source, "q").await.unwrap();
+    let claimed = t.claim(&run.id, source, worker).await.run.unwrap();
+    lease(&claimed, worker)
+}
+
+async fn count(t: &TestControl, sql: &'static str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&t.db).await.unwrap();
+    n
+}
+
+#[tokio::test]
+async fn the_same_work_from_two_sources_is_one_paper_with_both_ids() {
+    let t = spawn(Options::default()).await;
+    let oa = running(&t, org_a(), Source::OpenAlex, "w1").await;
+    let mut rich = paper(
+        "Deep learning",
+        Some("https://doi.org/10.1038/NATURE14539"),
+        ids(Some("W1"), None, None, None),
+    );
+    rich.abstract_text = Some("A long abstract.".into());
+    t.record_page(&oa, vec![rich], "{}").await.unwrap();
+
+    let pm = running(&t, org_a(), Source::Pubmed, "w2").await;
+    let sparse = paper(
+        "Deep learning.",
+        Some("doi:10.1038/nature14539"),
+        ids(None, Some("26017442"), None, None),
+    );
+    let res = t.record_page(&pm, vec![sparse], "{}").await.unwrap();
+    assert_eq!(
+        (res.papers_found, res.papers_imported),
+        (1, 0),
+        "found again, not new"
+    );
+
+    let row: (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Vec<String>,
+    ) = sqlx::query_as("SELECT doi, openalex_id, pmid, abstract, sources FROM papers")
+        .fetch_one(&t.db)
+        .await
+        .unwrap();
+    assert_eq!(row.0, "10.1038/nature14539");
+    assert_eq!(row.1.as_deref(), Some("W1"));
+    assert_eq!(row.2.as_deref(), Some("26017442"));
+    assert_eq!(
+        row.3.as_deref(),
+        Some("A long abstract."),
+        "an empty value never overwrites a richer one"
+    );
+    assert_eq!(row.4, vec!["openalex".to_string(), "pubmed".to_string()]);
+    assert_eq!(count(&t, "SELECT count(*) FROM papers").await, 1);
+    assert_eq!(
+        count(&t, "SELECT count(*) FROM run_papers").await,
+        2,
+        "both runs link the paper"
+    );
+    t.teardown().await;
+}
+
+#[tokio::test]
+async fn a_record_linking_two_existing_papers_merges_them_into_one() {
+    let t = spawn(Options::default()).await;
+    let a = running(&t, org_a(), Source::Arxiv, "w1").await;
+    t.record_page(
+        &a,
+        vec![paper(
+            "Preprint",
+            Some("10.48550/arXiv.2101.00001"),
+            ids(None, None, Some("2101.00001v2"), None),
+        )],
+        "{}",
+    )
+    .await
+    .unwrap();
+    let p = running(&t, org_a(), Source::Pubmed, "w2").await;
+    t.record_page(
+        &p,
+        vec![paper(
+            "Published",
+            Some("10.1000/journal.1"),
+            ids(None, Some("111"), None, None),
+        )],
+        "{}",
+    )
+    .await
+    .unwrap();
+    assert_eq!(count(&t, "SELECT count(*) FROM papers").await, 2);
+    // Semantic Scholar knows both the arXiv id and the publisher DOI: one work (ADR-006).
+    let s = running(&t, org_a(), Source::SemanticScholar, "w3").await;
+    let res = t
+        .record_page(
+            &s,
+            vec![paper(
+                "Published",
+                Some("10.1000/journal.1"),
+                ids(None, None, Some("2101.00001"), Some("abc123")),
+            )],
+            "{}",
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.papers_imported, 0);
+    assert_eq!(
+        count(&t, "SELECT count(*) FROM papers").await,
+        1,
+        "merged, not a third paper"
+    );
+    let row: (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    ) = sqlx::query_as("SELECT doi, arxiv_id, pmid, s2_id FROM papers")
+        .fetch_one(&t.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        row,
+        (
+            Some("10.1000/journal.1".into()),
+            Some("2101.00001".into()),
+            Some("111".into()),
+            Some("abc123".into())
+        )
+    );
+    assert_eq!(
+        count(&t, "SELECT count(*) FROM run_papers").await,
+        3,
+        "every run still links the merged paper"
+    );
+    t.teardown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_overlapping_imports_leave_no_duplicate_and_correct_counters() {
+    let t = spawn(Options::default()).await;
+    let page = |offset: usize| -> Vec<v1::PaperRecord> {
+        (offset..offset + 200)
+            .map(|i| {
+                paper(
+                    &format!("P{i}"),
+                    Some(&format!("10.5555/{i}")),
+                    ids(Some(&format!("W{i}")), None, None, None),
+                )
+            })
+            .collect()
+    };
+    let mut leases = Vec::new();
+    for i in 0..4 {
+        leases.push(running(&t, org_a(), Source::OpenAlex, &format!("w{i}")).await);
+    }
+    // Four runs import overlapping ranges at the same moment: 0..200, 100..300, 200..400, 300..500.
+    let mut tasks = Vec::new();
+    for (i, l) in leases.into_iter().enumerate() {
+        let control = t.grpc_url.clone();
+        let records = page(i * 100);
+        tasks.push(tokio::spawn(async move {
+            let mut c =
+                ingestion_proto::v1::worker_service_client::WorkerServiceClient::connect(control)
+                    .await
+                    .unwrap();
+            let req = v1::RecordPageRequest {
+                lease: Some(l),
+                papers: records,
+                checkpoint_json: "{}".into(),
+                source_total: None,
+            };
+            c.record_page(with_auth(req, WORKER_TOKEN))
+                .await
+                .unwrap()
+                .into_inner()
+        }));
+    }
+    let mut imported = 0;
+    for task in tasks {
+        let r = task.await.unwrap();
+        assert_eq!(r.papers_found, 200);
+        imported += r.papers_imported;
+    }
+    assert_eq!(
+        count(&t, "SELECT count(*) FROM papers").await,
+        500,
+        "no duplicate"
+    );
+    assert_eq!(imported, 500, "each paper counted as new exactly once");
+    assert_eq!(count(&t, "SELECT count(*) FROM run_papers").await, 800);
+    assert_eq!(
+        count(&t, "SELECT sum(papers_imported)::bigint FROM ingest_runs").await,
+        count(&t, "SELECT count(*) FROM run_papers WHERE imported").await,
+        "counters equal the link table"
+    );
+    t.teardown().await;
+}
+
+#[tokio::test]
+async fn re_running_the_same_query_finds_the_same_and_imports_nothing() {
+    let t = spawn(Options::default()).await;
+    let records = || {
+        (0..30)
+            .map(|i| {
+                paper(
+                    &format!("T{i}"),
+                    None,
+                    ids(None, Some(&format!("{}", 1000 + i)), None, None),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let first = running(&t, org_a(), Source::Pubmed, "w1").await;
+    let r1 = t.record_page(&first, records(), "{}").await.unwrap();
+    let second = running(&t, org_a(), Source::Pubmed, "w2").await;
+    let r2 = t.record_page(&second, records(), "{}").await.unwrap();
+    assert_eq!((r1.papers_found, r1.papers_imported), (30, 30));
+    assert_eq!((r2.papers_found, r2.papers_imported), (30, 0));
+    t.teardown().await;
+}
+
+#[tokio::test]
+async fn organisation_a_never_sees_organisation_bs_papers() {
+    let t = spawn(Options::default()).await;
+    let work = || {
+        vec![paper(
+            "Shared work",
+            Some("10.7/shared"),
+            ids(Some("W7"), None, None, None),
+        )]
+    };
+    let a = running(&t, org_a(), Source::OpenAlex, "wa").await;
+    let b = running(&t, org_b(), Source::OpenAlex, "wb").await;
+    assert_eq!(
+        t.record_page(&a, work(), "{}")
+            .await
+            .unwrap()
+            .papers_imported,
+        1
+    );
+    assert_eq!(
+        t.record_page(&b, work(), "{}")
+            .await
+            .unwrap()
+            .papers_imported,
+        1,
+        "new to B"
+    );
+
+    let mut client = t.runs().await;
+    let list_a = client
+        .list_papers(with_auth(
+            v1::ListPapersRequest::default(),
+            &token(org_a(), Role::Viewer),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(list_a.papers.len(), 1);
+    let b_paper: (uuid::Uuid,) = sqlx::query_as("SELECT id FROM papers WHERE organization_id = $1")
+        .bind(org_b())
+        .fetch_one(&t.db)
+        .await
+        .unwrap();
+    let hidden = client
+        .get_paper(with_auth(
+            v1::GetPaperRequest {
+                id: b_paper.0.to_string(),
+            },
+            &token(org_a(), Role::Viewer),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(hidden.code(), tonic::Code::NotFound);
+    let filtered = client
+        .list_papers(with_auth(
+            v1::ListPapersRequest {
+                doi: Some("HTTPS://DOI.ORG/10.7/SHARED".into()),
+                run_id: Some(a.run_id.clone()),
+                ..Default::default()
+            },
+            &token(org_a(), Role::Viewer),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(filtered.papers.len(), 1, "DOI filter normalises its input");
+    assert_eq!(
+        filtered.papers[0]
+            .external_ids
+            .as_ref()
+            .unwrap()
+            .openalex
+            .as_deref(),
+        Some("W7")
+    );
+    t.teardown().await;
+}

@@ -1,0 +1,156 @@
+//! Crash recovery seams driven with the injected clock: the reconciler and leases.
+
+mod common;
+
+use common::*;
+use ingestion_control::db::runs;
+use ingestion_control::domain::run::NewRun;
+use ingestion_proto::v1;
+use platform::Source;
+use platform::auth::{Permission, Principal};
+use std::time::Duration;
+
+#[tokio::test]
+async fn a_run_committed_but_never_published_is_republished_by_the_reconciler() {
+    let t = spawn(Options::default()).await;
+    // What a process that died between commit and publish leaves behind.
+    let principal = Principal::new("u", org_a(), &[Permission::PapersWrite]);
+    let new = NewRun::parse(
+        &principal,
+        v1::CreateRunRequest {
+            source: v1::Source::Pubmed as i32,
+            query: "orphan".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    runs::insert(&t.db, &new).await.unwrap();
+    assert_eq!(
+        t.reconciler.run_once().await.unwrap().republished,
+        0,
+        "too young: its publish may be in flight"
+    );
+    t.clock.advance(Duration::from_secs(31));
+    assert_eq!(t.reconciler.run_once().await.unwrap().republished, 1);
+    let msg = t.take_message(Source::Pubmed).await.expect("job published");
+    assert_eq!(
+        msg.delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .unwrap()
+            .as_str(),
+        new.id.to_string()
+    );
+    assert_eq!(
+        t.reconciler.run_once().await.unwrap().republished,
+        0,
+        "published once"
+    );
+    t.teardown().await;
+}
+
+#[tokio::test]
+async fn a_dead_fetchers_run_is_requeued_from_its_checkpoint_and_given_up_after_max_claims() {
+    let t = spawn(Options {
+        max_claims: 2,
+        ..Default::default()
+    })
+    .await;
+    let run = t.start(org_a(), Source::OpenAlex, "q").await.unwrap();
+    t.take_message(Source::OpenAlex).await.unwrap();
+    let claimed = t
+        .claim(&run.id, Source::OpenAlex, "dies")
+        .await
+        .run
+        .unwrap();
+    t.record_page(
+        &lease(&claimed, "dies"),
+        vec![],
+        r#"{"cursor":"c1","fetched":25}"#,
+    )
+    .await
+    .unwrap();
+
+    t.clock.advance(Duration::from_secs(31));
+    let report = t.reconciler.run_once().await.unwrap();
+    assert_eq!((report.requeued, report.republished), (1, 1));
+    assert_eq!(t.status_of(&run.id).await.0, "queued");
+    t.take_message(Source::OpenAlex)
+        .await
+        .expect("re-published");
+    let second = t.claim(&run.id, Source::OpenAlex, "dies-too").await;
+    assert_eq!(second.checkpoint_json, r#"{"cursor":"c1","fetched":25}"#);
+
+    t.clock.advance(Duration::from_secs(31));
+    let report = t.reconciler.run_once().await.unwrap();
+    assert_eq!(report.failed, 1, "out of claims: failed, not looped");
+    let (status, message) = t.status_of(&run.id).await;
+    assert_eq!(status, "failed");
+    assert!(message.unwrap().contains("gave up after 2 claims"));
+    t.teardown().await;
+}
+
+#[tokio::test]
+async fn watch_run_streams_snapshots_until_the_run_ends() {
+    use futures::StreamExt as _;
+    let t = spawn(Options::default()).await;
+    let run = t.start(org_a(), Source::Arxiv, "q").await.unwrap();
+    let mut stream = t
+        .runs()
+        .await
+        .watch_run(with_auth(
+            v1::WatchRunRequest { id: run.id.clone() },
+            &token(org_a(), platform::auth::Role::Viewer),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let first = stream.next().await.unwrap().unwrap();
+    assert_eq!(first.status, v1::RunStatus::Queued as i32);
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .expect("a snapshot within 5 s")
+    };
+    let claimed = t.claim(&run.id, Source::Arxiv, "w").await.run.unwrap();
+    let running = next().await.unwrap().unwrap();
+    assert_eq!(running.status, v1::RunStatus::Running as i32);
+    assert_eq!(running.papers_found, 0);
+    let l = lease(&claimed, "w");
+    t.record_page(
+        &l,
+        vec![paper("A", Some("10.1/a"), Default::default())],
+        "{}",
+    )
+    .await
+    .unwrap();
+    let progressed = next().await.unwrap().unwrap();
+    assert_eq!(
+        (
+            progressed.status,
+            progressed.papers_found,
+            progressed.pages_done
+        ),
+        (v1::RunStatus::Running as i32, 1, 1)
+    );
+    t.complete(&l).await.unwrap();
+    let last = next().await.unwrap().unwrap();
+    assert_eq!(last.status, v1::RunStatus::Completed as i32);
+    assert!(
+        next().await.is_none(),
+        "the stream closes after the terminal snapshot"
+    );
+    // Another organisation's watcher: not found.
+    let other = t
+        .runs()
+        .await
+        .watch_run(with_auth(
+            v1::WatchRunRequest { id: run.id.clone() },
+            &token(org_b(), platform::auth::Role::Admin),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(other.code(), tonic::Code::NotFound);
+    t.teardown().await;
+}
