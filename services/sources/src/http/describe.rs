@@ -36,7 +36,8 @@ pub(crate) fn redact(mut text: String, secrets: &[String]) -> String {
 }
 
 /// A short human description of an error body: the JSON `error`/`message`
-/// members (OpenAlex, Semantic Scholar, NCBI), NCBI's `<ERROR>` text, an HTML
+/// members (OpenAlex, Semantic Scholar, NCBI), the arXiv error entry's
+/// summary, NCBI's `<ERROR>` text, an HTML
 /// page's `<title>`, or the first characters of the text. HTML is never fed to
 /// the JSON decoder.
 pub(crate) fn describe_body(body: &[u8]) -> String {
@@ -62,6 +63,11 @@ pub(crate) fn describe_body(body: &[u8]) -> String {
     }
     if trimmed.starts_with('<') {
         let lower = trimmed.to_ascii_lowercase();
+        if lower.contains("<feed")
+            && let Err(crate::ParseError::Api(message)) = crate::arxiv::parse_feed(body)
+        {
+            return truncate(&message);
+        }
         if let Some(inner) = between(trimmed, &lower, "<error>", "</error>") {
             return truncate(&inner);
         }

@@ -26,8 +26,8 @@ pub(crate) fn server_wait(headers: &HeaderMap, rate_limited: bool, now: DateTime
         {
             return Some(Duration::from_secs_f64(secs.min(1e9)));
         }
-        if let Ok(at) = DateTime::parse_from_rfc2822(value) {
-            return Some(until(at.with_timezone(&Utc), now));
+        if let Some(at) = parse_http_date(value) {
+            return Some(until(at, now));
         }
     }
     if rate_limited && let Some(value) = header("x-ratelimit-reset") {
@@ -41,6 +41,16 @@ pub(crate) fn server_wait(headers: &HeaderMap, rate_limited: bool, now: DateTime
         }
     }
     None
+}
+
+/// An HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`). The weekday is not checked:
+/// a server that gets it wrong still means the date.
+fn parse_http_date(value: &str) -> Option<DateTime<Utc>> {
+    if let Ok(at) = DateTime::parse_from_rfc2822(value) {
+        return Some(at.with_timezone(&Utc));
+    }
+    let rest = value.split_once(',').map_or(value, |(_, rest)| rest).trim();
+    chrono::NaiveDateTime::parse_from_str(rest, "%d %b %Y %H:%M:%S GMT").ok().map(|t| t.and_utc())
 }
 
 fn until(at: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
@@ -81,6 +91,11 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(server_wait(&headers(&[("retry-after", "soon")]), false, now), None);
+        // Wrong weekday (29 Nov 2026 is a Sunday): the date still counts.
+        assert_eq!(
+            server_wait(&headers(&[("retry-after", "Mon, 29 Nov 2026 10:00:30 GMT")]), false, now),
+            Some(Duration::from_secs(30))
+        );
     }
 
     #[test]

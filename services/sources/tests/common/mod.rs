@@ -2,6 +2,7 @@
 // Each integration-test crate uses a different subset of these helpers.
 #![allow(dead_code, unused_imports)]
 
+pub mod client;
 pub mod fixtures;
 pub mod server;
 
