@@ -345,6 +345,23 @@ impl Control {
             .ok_or(ControlError::NotFound("run"))
     }
 
+    /// A request slot for `source` at `requests_per_second` (capped at 1000/s).
+    pub async fn acquire_permit(
+        &self,
+        source: Source,
+        requests_per_second: f64,
+    ) -> Result<Duration> {
+        if !(requests_per_second.is_finite() && requests_per_second > 0.0) {
+            return Err(ControlError::invalid(
+                "requests_per_second",
+                "must be a positive number",
+            ));
+        }
+        let spacing_us = (1e6 / requests_per_second.min(1000.0)).round() as i64;
+        let wait_us = crate::db::pacing::reserve_slot(&self.pool, source, spacing_us).await?;
+        Ok(Duration::from_micros(wait_us.max(0) as u64))
+    }
+
     /// `running → completed | failed` for the lease holder; a repeat by the same
     /// holder answers with the run as it is.
     pub async fn finish_run(

@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::consume::Consumer;
 use crate::control_client::ControlClient;
 use crate::job::JobRunner;
+use crate::pacer::SharedPacer;
 use platform::failpoints::Failpoints;
 use platform::health::Readiness;
 use platform::shutdown::Shutdown;
@@ -23,19 +24,32 @@ impl Application {
         failpoints: Failpoints,
         shutdown: Shutdown,
     ) -> anyhow::Result<Self> {
-        let pacer = Arc::new(sources::LocalPacer::new(
-            config.source_config.requests_per_second,
-        ));
-        let client: Arc<dyn sources::SourceClient> = Arc::from(sources::client_for(
-            config.source.as_str(),
-            config.source_config.clone(),
-            pacer,
-        )?);
         let control = ControlClient::new(
             &config.control_url,
             config.worker_credential.token(),
             config.control_attempts,
         )?;
+        let rps = config.source_config.requests_per_second;
+        let pacer: Arc<dyn sources::RequestPacer> = if config.shared_rate_limit {
+            Arc::new(SharedPacer {
+                // One quick try per request: a slow permit must not stall the page.
+                control: ControlClient::new(
+                    &config.control_url,
+                    config.worker_credential.token(),
+                    1,
+                )?,
+                source: config.source,
+                requests_per_second: rps,
+                fallback: sources::LocalPacer::new(rps),
+            })
+        } else {
+            Arc::new(sources::LocalPacer::new(rps))
+        };
+        let client: Arc<dyn sources::SourceClient> = Arc::from(sources::client_for(
+            config.source.as_str(),
+            config.source_config.clone(),
+            pacer,
+        )?);
         let worker_id = format!(
             "{}-{}-{}",
             config.source,

@@ -24,6 +24,9 @@ pub struct Config {
     /// Attempts for a call to ingestion-control that fails transiently (`CONTROL_RETRY_ATTEMPTS`).
     pub control_attempts: u32,
     pub source_config: sources::SourceConfig,
+    /// Pace requests through ingestion-control so all replicas share the source's rate
+    /// (`SHARED_RATE_LIMIT`, default on); off, each replica paces itself alone.
+    pub shared_rate_limit: bool,
     pub dev_mode: bool,
 }
 
@@ -57,6 +60,8 @@ impl Config {
             heartbeat: Duration::from_secs(config::parsed_or("HEARTBEAT_SECS", 15)?),
             control_attempts: config::parsed_or("CONTROL_RETRY_ATTEMPTS", 8)?,
             source_config,
+            shared_rate_limit: config::optional("SHARED_RATE_LIMIT")
+                .is_none_or(|v| v != "0" && v != "false"),
             dev_mode,
         })
     }

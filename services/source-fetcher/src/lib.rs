@@ -7,6 +7,7 @@ pub mod consume;
 pub mod control_client;
 pub mod convert;
 pub mod job;
+pub mod pacer;
 
 pub use app::Application;
 pub use config::Config;

@@ -199,4 +199,21 @@ impl WorkerService for WorkerApi {
             run: Some(run.to_proto()),
         }))
     }
+
+    async fn acquire_permit(
+        &self,
+        req: Request<v1::AcquirePermitRequest>,
+    ) -> Result<Response<v1::AcquirePermitResponse>, Status> {
+        super::worker(&self.credential, &req)?;
+        let req = req.into_inner();
+        let source = Source::from_proto(req.source)
+            .ok_or_else(|| ControlError::invalid("source", "unknown"))?;
+        let wait = self
+            .control
+            .acquire_permit(source, req.requests_per_second)
+            .await?;
+        Ok(Response::new(v1::AcquirePermitResponse {
+            wait_ms: u32::try_from(wait.as_millis()).unwrap_or(u32::MAX),
+        }))
+    }
 }
