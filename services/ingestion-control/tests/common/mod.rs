@@ -9,13 +9,10 @@ use ingestion_control::{Application, Config, Seams};
 use ingestion_proto::v1;
 use ingestion_proto::v1::run_service_client::RunServiceClient;
 use ingestion_proto::v1::worker_service_client::WorkerServiceClient;
-use lapin::options::{
-    BasicAckOptions, BasicGetOptions, ExchangeDeleteOptions, QueueDeclareOptions,
-    QueueDeleteOptions,
-};
+use lapin::options::{BasicAckOptions, BasicGetOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use platform::Source;
-use platform::auth::{self, AuthConfig, Role, WorkerCredential};
+use platform::auth::{AuthConfig, Role, WorkerCredential};
 use platform::config::Secret;
 use platform::failpoints::Failpoints;
 use platform::shutdown::Shutdown;
@@ -25,18 +22,7 @@ use std::time::Duration;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
-pub const JWT_SECRET: &str = "integration-test-secret-0123456789";
-pub const WORKER_TOKEN: &str = "integration-worker-token-0123456789";
-
-pub fn admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-pub fn amqp_url() -> String {
-    std::env::var("TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
+pub use test_support::{JWT_SECRET, WORKER_TOKEN, amqp_url, org_a, org_b, token};
 
 pub struct Options {
     pub amqp_url: String,
@@ -60,7 +46,7 @@ pub struct TestControl {
     pub grpc_url: String,
     pub metrics_url: String,
     pub db: PgPool,
-    pub db_name: String,
+    pub database: test_support::TestDatabase,
     pub exchange: String,
     pub clock: ManualClock,
     pub control: Control,
@@ -70,27 +56,10 @@ pub struct TestControl {
     pub amqp_channel: lapin::Channel,
 }
 
-pub async fn create_database() -> (String, String) {
-    let name = format!("fp_test_{}", Uuid::new_v4().simple());
-    let admin = PgPool::connect(&admin_url())
-        .await
-        .expect("PostgreSQL reachable for tests");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .expect("create test database");
-    admin.close().await;
-    let base = admin_url();
-    let url = match base.rfind('/') {
-        Some(i) => format!("{}/{name}", &base[..i]),
-        None => panic!("TEST_DATABASE_URL needs a database path"),
-    };
-    (name, url)
-}
-
 pub async fn spawn(opts: Options) -> TestControl {
-    let (db_name, db_url) = create_database().await;
-    let exchange = format!("test-{}", Uuid::new_v4().simple());
+    let database = test_support::TestDatabase::create().await;
+    let db_url = database.url.clone();
+    let exchange = test_support::unique_exchange();
     let clock = ManualClock::default();
     let config = Config {
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
@@ -124,15 +93,12 @@ pub async fn spawn(opts: Options) -> TestControl {
     let reconciler = app.reconciler();
     tokio::spawn(app.run_until_stopped());
     let db = PgPool::connect(&db_url).await.unwrap();
-    let amqp = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
-        .await
-        .expect("RabbitMQ reachable for tests");
-    let amqp_channel = amqp.create_channel().await.unwrap();
+    let (amqp, amqp_channel) = test_support::amqp_channel().await;
     TestControl {
         grpc_url,
         metrics_url,
         db,
-        db_name,
+        database,
         exchange,
         clock,
         control,
@@ -141,18 +107,6 @@ pub async fn spawn(opts: Options) -> TestControl {
         amqp,
         amqp_channel,
     }
-}
-
-pub fn org_a() -> Uuid {
-    Uuid::parse_str("0a0a0a0a-0000-4000-8000-00000000000a").unwrap()
-}
-
-pub fn org_b() -> Uuid {
-    Uuid::parse_str("0b0b0b0b-0000-4000-8000-00000000000b").unwrap()
-}
-
-pub fn token(org: Uuid, role: Role) -> String {
-    auth::mint_hs256(JWT_SECRET, &auth::role_claims("tester", org, role, 600)).unwrap()
 }
 
 pub fn with_auth<T>(msg: T, bearer: &str) -> tonic::Request<T> {
@@ -295,38 +249,8 @@ impl TestControl {
     pub async fn teardown(self) {
         self.shutdown.trigger();
         self.db.close().await;
-        for source in Source::ALL {
-            let _ = self
-                .amqp_channel
-                .queue_delete(
-                    self.queue(source).as_str().into(),
-                    QueueDeleteOptions::default(),
-                )
-                .await;
-        }
-        let dl = format!("{}.dead-letter", self.exchange);
-        let _ = self
-            .amqp_channel
-            .queue_delete(dl.as_str().into(), QueueDeleteOptions::default())
-            .await;
-        let _ = self
-            .amqp_channel
-            .exchange_delete(dl.as_str().into(), ExchangeDeleteOptions::default())
-            .await;
-        let _ = self
-            .amqp_channel
-            .exchange_delete(
-                self.exchange.as_str().into(),
-                ExchangeDeleteOptions::default(),
-            )
-            .await;
-        let admin = PgPool::connect(&admin_url()).await.unwrap();
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.db_name
-        )))
-        .execute(&admin)
-        .await;
+        test_support::delete_topology(&self.amqp_channel, &self.exchange).await;
+        self.database.drop().await;
     }
 }
 
