@@ -139,9 +139,9 @@ case_fail "ScaledObject with mode: MessageRate" k8s/base/source-fetcher-pubmed.y
 case_fail "ScaledObject excluding unacknowledged messages" k8s/base/source-fetcher-pubmed.yaml \
   "        protocol: http" $'        protocol: http\n        excludeUnacknowledged: "true"' "excludeUnacknowledged: 'false' was expected"
 case_fail "ScaledObject with a non-numeric value" k8s/base/source-fetcher-openalex.yaml \
-  $'value: "2"\n      authenticationRef:' $'value: "lots"\n      authenticationRef:' "metadata.value: 'lots' does not match"
+  $'value: "1"\n      authenticationRef:' $'value: "lots"\n      authenticationRef:' "metadata.value: 'lots' does not match"
 case_fail "ScaledObject with an unquoted number as value" k8s/base/source-fetcher-openalex.yaml \
-  $'value: "2"\n      authenticationRef:' $'value: 2\n      authenticationRef:' "metadata.value: 2 is not of type 'string'"
+  $'value: "1"\n      authenticationRef:' $'value: 1\n      authenticationRef:' "metadata.value: 1 is not of type 'string'"
 case_fail "ScaledObject on another source's queue" k8s/base/source-fetcher-openalex.yaml \
   "queueName: ingest.openalex" "queueName: ingest.pubmed" "queueName 'ingest.pubmed' is not the queue of Deployment/source-fetcher-openalex (SOURCE=openalex: ingest.openalex)"
 case_fail "ScaledObject on an unknown queue" k8s/base/source-fetcher-arxiv.yaml \
@@ -176,6 +176,10 @@ case_fail "secretKeyRef to a key no Secret has" k8s/base/ingestion-control.yaml 
   "key: worker-token" "key: worker_token" "key 'worker_token' is not in Secret 'foundations-auth'"
 case_fail "control without DATABASE_URL" k8s/base/ingestion-control.yaml \
   "- name: DATABASE_URL" "- name: OPENALEX_BASE_URL" "ingestion-control needs DATABASE_URL"
+case_fail "development mode switched on in a manifest" k8s/base/gateway.yaml \
+  $'            - name: GATEWAY_ADDR' $'            - name: DEV_MODE\n              value: "1"\n            - name: GATEWAY_ADDR' "DEV_MODE must never be set in a deployment"
+case_fail "migrations Job without the settings ingestion-control checks at start" k8s/base/migrations-job.yaml \
+  "            - name: WORKER_TOKEN" "            - name: SOURCE" "ingestion-control needs WORKER_TOKEN"
 case_fail "LOG_FORMAT not json" k8s/base/config.yaml \
   "LOG_FORMAT: json" "LOG_FORMAT: pretty" "LOG_FORMAT must be json in Kubernetes"
 case_fail "CONTROL_GRPC_URL on a port the Service lacks" k8s/base/gateway.yaml \
@@ -217,6 +221,8 @@ case_fail "compose environment variable typo" compose.yaml \
   "  METRICS_ADDR: 0.0.0.0:9090" "  METRICS_ADR: 0.0.0.0:9090" "environment variable 'METRICS_ADR' is not in the design contract"
 case_fail "compose with a literal JWT secret" compose.yaml \
   "      JWT_SECRET: \${JWT_SECRET:?set JWT_SECRET in deploy/.env (see deploy/.env.example)}" "      JWT_SECRET: hunter2" "JWT_SECRET must come from the environment"
+case_fail "compose with a literal database password" compose.yaml \
+  "  DATABASE_URL: postgres://foundations:\${POSTGRES_PASSWORD:-foundations}@postgres:5432/foundations" "  DATABASE_URL: postgres://foundations:hunter2@postgres:5432/foundations" "DATABASE_URL must come from the environment"
 case_fail "compose service key typo" compose.yaml \
   "    healthcheck:" "    healthchek:" "unknown key 'healthchek'"
 

@@ -374,7 +374,6 @@ def check_workload(name: str, obj: dict, contract: Contract, config_maps: dict, 
             report.fail(cwhere, f"image {image!r} is none of the project's binaries {contract.env['binaries']}")
             continue
         env = env_sources(container, config_maps)
-        migrate = (container.get("args") or [None])[0] == "migrate"
         for src in container.get("envFrom") or []:
             ref = (src.get("configMapRef") or {}).get("name")
             if src.get("secretRef"):
@@ -386,6 +385,8 @@ def check_workload(name: str, obj: dict, contract: Contract, config_maps: dict, 
             if meta is None:
                 report.fail(cwhere, f"environment variable {var_name!r} is not in the design contract (a typo?)")
                 continue
+            if meta.get("forbidden"):
+                report.fail(cwhere, f"{var_name} must never be set in a deployment: {meta['forbidden']}")
             if binary not in meta["used_by"] and "from" not in var:
                 report.fail(cwhere, f"{var_name} is not read by {binary} (used by {', '.join(meta['used_by'])})")
             value_from = var.get("valueFrom") or {}
@@ -405,14 +406,12 @@ def check_workload(name: str, obj: dict, contract: Contract, config_maps: dict, 
                     report.fail(cwhere, f"{var_name}: ConfigMap {cm_ref.get('name')!r} does not exist")
                 elif cm_ref.get("key") not in config_maps[cm_ref.get("name")]:
                     report.fail(cwhere, f"{var_name}: key {cm_ref.get('key')!r} is not in ConfigMap {cm_ref.get('name')!r}")
-        required = ["DATABASE_URL"] if migrate else [v for v, m in variables.items() if binary in m.get("required_by", [])]
-        for var_name in required:
+        for var_name in [v for v, m in variables.items() if binary in m.get("required_by", [])]:
             if var_name not in env:
                 report.fail(cwhere, f"{binary} needs {var_name}")
-        if not migrate:
-            for group in contract.env.get("one_of_required", {}).get(binary, []):
-                if not any(v in env for v in group):
-                    report.fail(cwhere, f"{binary} needs one of {', '.join(group)}")
+        for group in contract.env.get("one_of_required", {}).get(binary, []):
+            if not any(v in env for v in group):
+                report.fail(cwhere, f"{binary} needs one of {', '.join(group)}")
         log_format = (env.get("LOG_FORMAT") or {}).get("value")
         if log_format != "json":
             report.fail(cwhere, f"LOG_FORMAT must be json in Kubernetes (is {log_format!r})")
@@ -618,22 +617,23 @@ def check_compose(tree: Path, contract: Contract, report: Report) -> None:
         env = svc.get("environment") or {}
         if isinstance(env, list):
             env = dict(item.split("=", 1) if "=" in item else (item, None) for item in env)
-        command = svc.get("command") or []
-        command = command.split() if isinstance(command, str) else command
-        migrate = bool(command) and command[0] == "migrate"
         for var_name, value in env.items():
             meta = variables.get(var_name)
             if meta is None:
                 report.fail(swhere, f"environment variable {var_name!r} is not in the design contract (a typo?)")
                 continue
+            if meta.get("forbidden"):
+                report.fail(swhere, f"{var_name} must never be set in a deployment: {meta['forbidden']}")
             if binary not in meta["used_by"] and var_name not in {"RUST_LOG", "LOG_FORMAT", "OTEL_EXPORTER_OTLP_ENDPOINT"}:
                 report.fail(swhere, f"{var_name} is not read by {binary}")
-            if meta.get("secret") and var_name in {"JWT_SECRET", "WORKER_TOKEN"} and "${" not in str(value):
-                report.fail(swhere, f"{var_name} must come from the environment (${{{var_name}:?...}}), never a literal in the file")
-        required = ["DATABASE_URL"] if migrate else [v for v, m in variables.items() if binary in m.get("required_by", [])]
-        for var_name in required:
+            if meta.get("secret") and "${" not in str(value):
+                report.fail(swhere, f"{var_name} must come from the environment (${{{var_name}...}}), never a literal in the file")
+        for var_name in [v for v, m in variables.items() if binary in m.get("required_by", [])]:
             if var_name not in env:
                 report.fail(swhere, f"{binary} needs {var_name}")
+        for group in contract.env.get("one_of_required", {}).get(binary, []):
+            if not any(v in env for v in group):
+                report.fail(swhere, f"{binary} needs one of {', '.join(group)}")
         if binary == "source-fetcher":
             source = env.get("SOURCE")
             if source not in contract.policy["sources"]:
