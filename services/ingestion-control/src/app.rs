@@ -52,8 +52,8 @@ pub struct Application {
 }
 
 /// Applies pending migrations (also what `ingestion-control migrate` does).
-pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    let pool = db::pool(config.database_url.expose(), 2)?;
+pub async fn migrate(database_url: &str) -> anyhow::Result<()> {
+    let pool = db::pool(database_url, 2)?;
     db::MIGRATOR.run(&pool).await?;
     pool.close().await;
     Ok(())

@@ -28,10 +28,15 @@ async fn main() -> anyhow::Result<()> {
         "ingestion-control",
     ))
     .map_err(|e| anyhow::anyhow!(e))?;
-    let config = Config::from_env().inspect_err(|e| tracing::error!("configuration: {e}"))?;
     let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Migrate => app::migrate(&config).await,
+        // Only the database is needed to migrate (the Kubernetes Job has no other secrets).
+        Command::Migrate => match platform::config::required("DATABASE_URL") {
+            Ok(url) => app::migrate(&url).await,
+            Err(e) => Err(e.into()),
+        },
         Command::Serve => {
+            let config =
+                Config::from_env().inspect_err(|e| tracing::error!("configuration: {e}"))?;
             let shutdown = Shutdown::new();
             shutdown.trigger_on_signals();
             let app = Application::build(config, Seams::default(), shutdown).await?;
