@@ -50,10 +50,20 @@ impl SourceKind {
 /// Why a configuration or client could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// Not one of the four sources.
     #[error("unknown source `{0}` (expected one of openalex, pubmed, arxiv, semantic_scholar)")]
     UnknownSource(String),
+    /// A setting (or environment variable) with an unusable value.
     #[error("{name}={value:?} is invalid: {reason}")]
-    InvalidValue { name: String, value: String, reason: String },
+    InvalidValue {
+        /// Setting or variable name.
+        name: String,
+        /// The value given.
+        value: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// The HTTP client library refused the settings.
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(String),
 }
@@ -83,6 +93,7 @@ pub struct SourceConfig {
     pub mailto: Option<String>,
     /// NCBI `tool` (no spaces).
     pub tool: String,
+    /// `User-Agent` header (with the contact address when one is set).
     pub user_agent: String,
 }
 
@@ -119,9 +130,21 @@ impl SourceConfig {
     pub(crate) fn defaults(kind: SourceKind) -> Self {
         let (base_url, rps, page_size, timeout, backoff) = match kind {
             SourceKind::OpenAlex => ("https://api.openalex.org", 10.0, 100, 30, 1_000),
-            SourceKind::Pubmed => ("https://eutils.ncbi.nlm.nih.gov/entrez/eutils", 3.0, 200, 30, 1_000),
+            SourceKind::Pubmed => (
+                "https://eutils.ncbi.nlm.nih.gov/entrez/eutils",
+                3.0,
+                200,
+                30,
+                1_000,
+            ),
             SourceKind::Arxiv => ("https://export.arxiv.org/api", 1.0 / 3.0, 100, 60, 3_000),
-            SourceKind::SemanticScholar => ("https://api.semanticscholar.org/graph/v1", 1.0, 1_000, 30, 1_000),
+            SourceKind::SemanticScholar => (
+                "https://api.semanticscholar.org/graph/v1",
+                1.0,
+                1_000,
+                30,
+                1_000,
+            ),
         };
         SourceConfig {
             base_url: base_url.to_string(),
@@ -149,9 +172,16 @@ impl SourceConfig {
     /// `OPENALEX_MAILTO`, `OPENALEX_API_KEY`, `NCBI_API_KEY` (raises PubMed's
     /// default to 10 rps), `NCBI_EMAIL`, `SEMANTIC_SCHOLAR_API_KEY`,
     /// `SOURCE_MAX_RETRY_WAIT_SECS`.
-    pub fn from_lookup(source: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_lookup(
+        source: &str,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let kind = SourceKind::parse(source)?;
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let mut cfg = Self::defaults(kind);
         let prefix = kind.env_prefix();
         let (key_var, mail_var) = match kind {
@@ -196,10 +226,18 @@ impl SourceConfig {
         let url = url::Url::parse(&self.base_url)
             .map_err(|e| invalid("base_url", self.base_url.clone(), &e.to_string()))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(invalid("base_url", self.base_url.clone(), "must be an http(s) URL"));
+            return Err(invalid(
+                "base_url",
+                self.base_url.clone(),
+                "must be an http(s) URL",
+            ));
         }
         if !(self.requests_per_second.is_finite() && self.requests_per_second > 0.0) {
-            return Err(invalid("requests_per_second", self.requests_per_second.to_string(), "must be > 0"));
+            return Err(invalid(
+                "requests_per_second",
+                self.requests_per_second.to_string(),
+                "must be > 0",
+            ));
         }
         if self.page_size == 0 || self.page_size > kind.max_page_size() {
             return Err(invalid(
@@ -212,7 +250,11 @@ impl SourceConfig {
             return Err(invalid("max_attempts", "0".into(), "must be at least 1"));
         }
         if self.tool.is_empty() || self.tool.contains(char::is_whitespace) {
-            return Err(invalid("tool", self.tool.clone(), "must be one word (NCBI rejects spaces)"));
+            return Err(invalid(
+                "tool",
+                self.tool.clone(),
+                "must be one word (NCBI rejects spaces)",
+            ));
         }
         Ok(())
     }
@@ -222,11 +264,13 @@ fn parse_num<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigE
 where
     T::Err: std::fmt::Display,
 {
-    value.parse().map_err(|e: T::Err| ConfigError::InvalidValue {
-        name: name.to_string(),
-        value: value.to_string(),
-        reason: e.to_string(),
-    })
+    value
+        .parse()
+        .map_err(|e: T::Err| ConfigError::InvalidValue {
+            name: name.to_string(),
+            value: value.to_string(),
+            reason: e.to_string(),
+        })
 }
 
 /// Builds the client for `source` (stored name, or `semantic-scholar`).
@@ -239,6 +283,8 @@ pub fn client_for(
         SourceKind::OpenAlex => Box::new(crate::openalex::OpenAlexClient::new(cfg, pacer)?),
         SourceKind::Pubmed => Box::new(crate::pubmed::PubmedClient::new(cfg, pacer)?),
         SourceKind::Arxiv => Box::new(crate::arxiv::ArxivClient::new(cfg, pacer)?),
-        SourceKind::SemanticScholar => Box::new(crate::semantic_scholar::SemanticScholarClient::new(cfg, pacer)?),
+        SourceKind::SemanticScholar => Box::new(
+            crate::semantic_scholar::SemanticScholarClient::new(cfg, pacer)?,
+        ),
     })
 }

@@ -35,26 +35,44 @@ pub(crate) struct RunFilters {
 impl RunFilters {
     /// Reads and validates the run's filters (`null` means none).
     pub fn from_value(source_name: &'static str, value: &Value) -> Result<Self, SourceError> {
-        let invalid = |detail: String| SourceError::InvalidRequest { source_name, detail };
+        let invalid = |detail: String| SourceError::InvalidRequest {
+            source_name,
+            detail,
+        };
         let filters: RunFilters = match value {
             Value::Null => RunFilters::default(),
-            Value::Object(_) => RunFilters::deserialize(value).map_err(|e| invalid(format!("filters: {e}")))?,
-            other => return Err(invalid(format!("filters must be a JSON object, got {other}"))),
+            Value::Object(_) => {
+                RunFilters::deserialize(value).map_err(|e| invalid(format!("filters: {e}")))?
+            }
+            other => {
+                return Err(invalid(format!(
+                    "filters must be a JSON object, got {other}"
+                )));
+            }
         };
         if let (Some(from), Some(to)) = (filters.from_date, filters.to_date)
             && from > to
         {
             return Err(invalid(format!("from_date {from} is after to_date {to}")));
         }
-        let word = |s: &String| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_. ".contains(&b));
+        let word = |s: &String| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_. ".contains(&b))
+        };
         if let Some(t) = &filters.work_type
             && !word(t)
         {
             return Err(invalid(format!("work_type `{t}` is not a plain word")));
         }
-        for list in [&filters.categories, &filters.fields_of_study].into_iter().flatten() {
+        for list in [&filters.categories, &filters.fields_of_study]
+            .into_iter()
+            .flatten()
+        {
             if let Some(bad) = list.iter().find(|s| !word(s)) {
-                return Err(invalid(format!("`{bad}` is not a plain category/field name")));
+                return Err(invalid(format!(
+                    "`{bad}` is not a plain category/field name"
+                )));
             }
         }
         Ok(filters)

@@ -5,6 +5,8 @@
 //! checkpoint, hand the papers and the new checkpoint to ingestion-control, repeat until
 //! [`Page::done`].
 
+#![warn(missing_docs)]
+
 pub mod arxiv;
 pub mod config;
 mod filters;
@@ -43,6 +45,7 @@ pub struct RunSpec {
 /// One page of results and where to continue after it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
+    /// The records of this page, normalised, at most `max_results` in total over a run.
     pub papers: Vec<Paper>,
     /// Where a resumed run continues after this page (source-specific JSON).
     pub checkpoint: Value,
@@ -57,47 +60,76 @@ pub struct Page {
 /// request (with secrets such as `api_key` removed from the URL).
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
+    /// The source asked us to wait longer than `max_retry_wait` (a daily quota,
+    /// a long `Retry-After`): the run fails now and can be retried after `resets_at`.
     #[error("{source_name}: quota exhausted ({detail}); resets {}", resets_at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "at an unknown time".into()))]
     QuotaExhausted {
+        /// Stored source name.
         source_name: &'static str,
+        /// When the server said the quota resets, if it said.
         resets_at: Option<chrono::DateTime<chrono::Utc>>,
+        /// Status, request and the server's message.
         detail: String,
     },
+    /// A non-2xx answer: a client error (at once) or a 429/5xx that outlasted
+    /// the retries.
     #[error("{source_name}: HTTP {status} from {request}: {detail}")]
     Http {
+        /// Stored source name.
         source_name: &'static str,
+        /// HTTP status of the last answer.
         status: u16,
+        /// The request URL without secrets.
         request: String,
+        /// The body's error message (JSON `error`/`message`, HTML title…).
         detail: String,
     },
+    /// No HTTP answer (timeout, connection refused, broken body) after the retries.
     #[error("{source_name}: request {request} failed: {detail}")]
     Transport {
+        /// Stored source name.
         source_name: &'static str,
+        /// The request URL without secrets.
         request: String,
+        /// What went wrong, without the URL.
         detail: String,
     },
+    /// A 2xx body that is not the document expected (not JSON/XML, truncated).
     #[error("{source_name}: malformed response from {request}: {detail}")]
     Malformed {
+        /// Stored source name.
         source_name: &'static str,
+        /// The request URL without secrets.
         request: String,
+        /// What the parser found.
         detail: String,
     },
+    /// A well-formed answer that reports an error (NCBI `<ERROR>`, the arXiv
+    /// error entry, a JSON error document with a 2xx status).
     #[error("{source_name}: the API reported an error for {request}: {detail}")]
     Api {
+        /// Stored source name.
         source_name: &'static str,
+        /// The request URL without secrets.
         request: String,
+        /// The API's message.
         detail: String,
     },
+    /// The stored checkpoint is not this source's shape.
     #[error("{source_name}: invalid checkpoint: {detail}")]
     BadCheckpoint {
+        /// Stored source name.
         source_name: &'static str,
+        /// The decoding error and the value.
         detail: String,
     },
     /// The run's query or filters cannot be turned into a request (for example a
     /// `from_date` that is not `YYYY-MM-DD`); retrying cannot help.
     #[error("{source_name}: invalid run request: {detail}")]
     InvalidRequest {
+        /// Stored source name.
         source_name: &'static str,
+        /// Which filter or value is wrong.
         detail: String,
     },
 }
@@ -126,10 +158,22 @@ impl ParseError {
     }
 
     /// The run-level error for a body from `request` that did not parse.
-    pub(crate) fn into_source_error(self, source_name: &'static str, request: String) -> SourceError {
+    pub(crate) fn into_source_error(
+        self,
+        source_name: &'static str,
+        request: String,
+    ) -> SourceError {
         match self {
-            ParseError::Malformed(detail) => SourceError::Malformed { source_name, request, detail },
-            ParseError::Api(detail) => SourceError::Api { source_name, request, detail },
+            ParseError::Malformed(detail) => SourceError::Malformed {
+                source_name,
+                request,
+                detail,
+            },
+            ParseError::Api(detail) => SourceError::Api {
+                source_name,
+                request,
+                detail,
+            },
         }
     }
 }
@@ -141,10 +185,12 @@ pub(crate) fn read_checkpoint<T: serde::de::DeserializeOwned>(
 ) -> Result<Option<T>, SourceError> {
     match checkpoint {
         None | Some(Value::Null) => Ok(None),
-        Some(value) => T::deserialize(value).map(Some).map_err(|e| SourceError::BadCheckpoint {
-            source_name,
-            detail: format!("{e} in {value}"),
-        }),
+        Some(value) => T::deserialize(value)
+            .map(Some)
+            .map_err(|e| SourceError::BadCheckpoint {
+                source_name,
+                detail: format!("{e} in {value}"),
+            }),
     }
 }
 
@@ -157,7 +203,11 @@ pub trait SourceClient: Send + Sync {
     fn name(&self) -> &'static str;
 
     /// Fetches the page after `checkpoint` (`None`: the first page).
-    async fn fetch_page(&self, spec: &RunSpec, checkpoint: Option<&Value>) -> Result<Page, SourceError>;
+    async fn fetch_page(
+        &self,
+        spec: &RunSpec,
+        checkpoint: Option<&Value>,
+    ) -> Result<Page, SourceError>;
 }
 
 /// Hands out request permits so a source's polite rate holds. The local pacer
@@ -165,5 +215,6 @@ pub trait SourceClient: Send + Sync {
 /// across replicas.
 #[async_trait::async_trait]
 pub trait RequestPacer: Send + Sync {
+    /// Returns when the next request may go out.
     async fn wait_turn(&self);
 }

@@ -2,34 +2,47 @@
 
 use serde::{Deserialize, Serialize};
 
+/// One work as every source reports it after normalisation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Paper {
+    /// Plain-text title (markup removed, whitespace collapsed).
     pub title: String,
     /// Plain text (markup removed; OpenAlex's inverted index rebuilt; PubMed's
     /// labelled sections kept in order as "LABEL: text" paragraphs).
     pub abstract_text: Option<String>,
+    /// Authors in the source's order.
     pub authors: Vec<Author>,
+    /// Publication date with its precision.
     pub publication_date: Option<PublicationDate>,
+    /// Journal, conference or book (arXiv: the journal reference, if any).
     pub venue: Option<String>,
     /// Normalised: lower case, no `https://doi.org/` / `doi:` prefix, trimmed.
     pub doi: Option<String>,
+    /// The work's ids in each source, normalised.
     pub external_ids: ExternalIds,
+    /// A landing page (the source's record or the publisher's).
     pub url: Option<String>,
+    /// Citations as the source counts them (OpenAlex, Semantic Scholar only).
     pub citation_count: Option<u64>,
 }
 
+/// One author (a person or a collective).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Author {
+    /// Display name (`ForeName LastName` for PubMed).
     pub name: String,
     /// Bare ORCID iD (`0000-0002-1825-0097`), no URL prefix.
     pub orcid: Option<String>,
+    /// Affiliation names, in the source's order.
     pub affiliations: Vec<String>,
 }
 
+/// Source identifiers of one work; the de-duplication keys besides the DOI.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExternalIds {
     /// `W2741809807` (no URL prefix).
     pub openalex: Option<String>,
+    /// PubMed id, digits only.
     pub pmid: Option<String>,
     /// `PMC1234567`.
     pub pmcid: Option<String>,
@@ -39,11 +52,15 @@ pub struct ExternalIds {
     pub s2: Option<String>,
 }
 
+/// How precise a [`PublicationDate`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DatePrecision {
+    /// `YYYY`.
     Year,
+    /// `YYYY-MM`.
     Month,
+    /// `YYYY-MM-DD`.
     Day,
     /// Free text such as PubMed's MedlineDate `1998 Dec-1999 Jan`.
     Text,
@@ -53,7 +70,9 @@ pub enum DatePrecision {
 /// `YYYY-MM-DD`, or the source's free text when `precision` is `Text`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublicationDate {
+    /// The date as text, see the type's description.
     pub value: String,
+    /// What `value` holds.
     pub precision: DatePrecision,
 }
 
@@ -128,7 +147,8 @@ fn parse_fixed_digits(s: &str, len: usize) -> Option<u32> {
 /// Strips a case-insensitive ASCII prefix.
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 /// The last non-empty path segment of a URL-ish value (`https://x/y/123/` → `123`),
@@ -221,7 +241,8 @@ fn is_arxiv_id(s: &str) -> bool {
 pub fn normalize_pmcid(raw: &str) -> Option<String> {
     let s = last_segment(raw.trim());
     let digits = strip_prefix_ci(s, "PMC").unwrap_or(s);
-    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then(|| format!("PMC{digits}"))
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| format!("PMC{digits}"))
 }
 
 /// Normalises a PubMed id: bare digits, from `123` or `https://pubmed.ncbi.nlm.nih.gov/123/`.

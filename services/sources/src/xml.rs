@@ -8,7 +8,9 @@ use crate::text::push_collapsed;
 /// The unescaped value of attribute `name`, if present and well-formed.
 pub(crate) fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
     let a = e.try_get_attribute(name).ok()??;
-    a.normalized_value(XmlVersion::Implicit1_0).ok().map(|v| v.into_owned())
+    a.normalized_value(XmlVersion::Implicit1_0)
+        .ok()
+        .map(|v| v.into_owned())
 }
 
 /// Appends the text an entity or character reference stands for. Unknown named

@@ -17,7 +17,10 @@ fn stats(f: &ArxivFeed) -> (usize, usize, usize, usize, usize) {
         p.iter().filter(|x| x.doi.is_some()).count(),
         p.iter().filter(|x| x.venue.is_some()).count(),
         p.iter().map(|x| x.authors.len()).sum(),
-        p.iter().flat_map(|x| &x.authors).map(|a| a.affiliations.len()).sum(),
+        p.iter()
+            .flat_map(|x| &x.authors)
+            .map(|a| a.affiliations.len())
+            .sum(),
     )
 }
 
@@ -42,26 +45,45 @@ fn every_arxiv_fixture_is_covered() {
 #[test]
 fn current_layout_first_page() {
     let f = feed("query_all_testing_start0_max10.xml");
-    assert_eq!((f.total_results, f.start_index, f.items_per_page), (Some(214881), Some(0), Some(10)));
+    assert_eq!(
+        (f.total_results, f.start_index, f.items_per_page),
+        (Some(214881), Some(0), Some(10))
+    );
     assert_eq!(stats(&f), (10, 6, 6, 35, 0));
     let p = &f.papers[0];
     assert_eq!(p.external_ids.arxiv.as_deref(), Some("2202.12139"));
-    assert_eq!(p.title, "Testing Deep Learning Models: A First Comparative Study of Multiple Testing Techniques");
+    assert_eq!(
+        p.title,
+        "Testing Deep Learning Models: A First Comparative Study of Multiple Testing Techniques"
+    );
     assert_eq!(p.doi.as_deref(), Some("10.1109/icstw55395.2022.00035"));
     assert_eq!(
         p.venue.as_deref(),
-        Some("Artificial Intelligence in Software Testing @ 2022 IEEE International Conference on Software Testing, Verification and Validation Workshops (ICSTW)")
+        Some(
+            "Artificial Intelligence in Software Testing @ 2022 IEEE International Conference on Software Testing, Verification and Validation Workshops (ICSTW)"
+        )
     );
     let d = p.publication_date.as_ref().unwrap();
-    assert_eq!((d.value.as_str(), d.precision), ("2022-02-24", DatePrecision::Day));
+    assert_eq!(
+        (d.value.as_str(), d.precision),
+        ("2022-02-24", DatePrecision::Day)
+    );
     assert_eq!(p.url.as_deref(), Some("https://arxiv.org/abs/2202.12139v1"));
     let names: Vec<&str> = p.authors.iter().map(|a| a.name.as_str()).collect();
-    assert_eq!(names, ["Mohit Kumar Ahuja", "Arnaud Gotlieb", "Helge Spieker"]);
+    assert_eq!(
+        names,
+        ["Mohit Kumar Ahuja", "Arnaud Gotlieb", "Helge Spieker"]
+    );
     let abs = p.abstract_text.as_deref().unwrap();
-    assert!(abs.starts_with("Deep Learning (DL) has revolutionized the capabilities of vision-based systems"));
+    assert!(abs.starts_with(
+        "Deep Learning (DL) has revolutionized the capabilities of vision-based systems"
+    ));
     assert_eq!(abs.chars().count(), 1116);
     assert_eq!(p.citation_count, None);
-    assert_eq!(f.papers[9].external_ids.arxiv.as_deref(), Some("1812.11470"));
+    assert_eq!(
+        f.papers[9].external_ids.arxiv.as_deref(),
+        Some("1812.11470")
+    );
 }
 
 #[test]
@@ -69,24 +91,42 @@ fn current_layout_second_page_and_the_100_page() {
     let f = feed("query_all_testing_start10_max10.xml");
     assert_eq!((f.total_results, f.start_index), (Some(214881), Some(10)));
     assert_eq!(stats(&f), (10, 1, 0, 32, 0));
-    assert_eq!(f.papers[0].external_ids.arxiv.as_deref(), Some("2403.16981"));
+    assert_eq!(
+        f.papers[0].external_ids.arxiv.as_deref(),
+        Some("2403.16981")
+    );
     assert_eq!(f.papers[9].authors[0].name, "Katharina G\u{f6}tz");
 
     let f = feed("query_all_testing_start0_max100.xml");
-    assert_eq!((f.total_results, f.items_per_page), (Some(214881), Some(100)));
+    assert_eq!(
+        (f.total_results, f.items_per_page),
+        (Some(214881), Some(100))
+    );
     assert_eq!(stats(&f), (100, 32, 18, 366, 2));
     let last = f.papers.last().unwrap();
     assert_eq!(last.external_ids.arxiv.as_deref(), Some("gr-qc/0103067"));
     assert_eq!(last.doi.as_deref(), Some("10.1007/3-540-40988-2_10"));
-    assert_eq!(last.venue.as_deref(), Some("Lect.Notes Phys.562:195-212,2001"));
+    assert_eq!(
+        last.venue.as_deref(),
+        Some("Lect.Notes Phys.562:195-212,2001")
+    );
     assert_eq!(last.abstract_text.as_deref().unwrap().chars().count(), 810);
-    assert!(f.papers.iter().all(|p| p.external_ids.arxiv.is_some() && p.url.as_deref().unwrap().starts_with("https://arxiv.org/abs/")));
+    assert!(f.papers.iter().all(|p| {
+        p.external_ids.arxiv.is_some()
+            && p.url
+                .as_deref()
+                .unwrap()
+                .starts_with("https://arxiv.org/abs/")
+    }));
 }
 
 #[test]
 fn legacy_layout_with_inline_namespaces_and_wrapped_text() {
     let f = feed("legacy_format_2017_deep_dream_start0_max10.xml");
-    assert_eq!((f.total_results, f.start_index, f.items_per_page), (Some(24617), Some(0), Some(10)));
+    assert_eq!(
+        (f.total_results, f.start_index, f.items_per_page),
+        (Some(24617), Some(0), Some(10))
+    );
     assert_eq!(stats(&f), (10, 3, 3, 27, 0));
     let p = &f.papers[0];
     assert_eq!(p.external_ids.arxiv.as_deref(), Some("1611.09520"));
@@ -95,16 +135,28 @@ fn legacy_layout_with_inline_namespaces_and_wrapped_text() {
         "Hierarchical Neural Representation of Dreamed Objects Revealed by Brain Decoding with Deep Neural Network Features"
     );
     let abs = p.abstract_text.as_deref().unwrap();
-    assert!(abs.starts_with("Dreaming is generally thought to be generated by spontaneous brain activity during sleep"));
+    assert!(abs.starts_with(
+        "Dreaming is generally thought to be generated by spontaneous brain activity during sleep"
+    ));
     assert!(!abs.contains('\n'));
     assert_eq!(abs.chars().count(), 1582);
-    assert_eq!(p.url.as_deref(), Some("https://arxiv.org/abs/1611.09520v2"), "http upgraded to https");
+    assert_eq!(
+        p.url.as_deref(),
+        Some("https://arxiv.org/abs/1611.09520v2"),
+        "http upgraded to https"
+    );
     assert_eq!(p.publication_date.as_ref().unwrap().value, "2016-11-29");
-    assert_eq!(f.papers[1].doi.as_deref(), Some("10.3847/0004-637x/820/2/107"));
+    assert_eq!(
+        f.papers[1].doi.as_deref(),
+        Some("10.3847/0004-637x/820/2/107")
+    );
     let last = f.papers.last().unwrap();
     assert_eq!(last.title, "Mori Dream Stacks");
     assert_eq!(last.doi.as_deref(), Some("10.1007/s00209-015-1472-1"));
-    assert_eq!(last.venue.as_deref(), Some("Mathematische Zeitschrift 280, 1185-1202, 2015"));
+    assert_eq!(
+        last.venue.as_deref(),
+        Some("Mathematische Zeitschrift 280, 1185-1202, 2015")
+    );
 }
 
 #[test]
@@ -112,9 +164,18 @@ fn date_range_query_page() {
     let f = feed("query_ml_nlp_submittedDate_range_max50.xml");
     assert_eq!((f.total_results, f.items_per_page), (Some(96778), Some(50)));
     assert_eq!(stats(&f), (50, 11, 7, 226, 8));
-    assert_eq!(f.papers[0].external_ids.arxiv.as_deref(), Some("2301.00306"));
-    assert_eq!(f.papers[0].publication_date.as_ref().unwrap().value, "2022-12-31");
-    assert_eq!(f.papers[49].doi.as_deref(), Some("10.1109/lra.2023.3236882"));
+    assert_eq!(
+        f.papers[0].external_ids.arxiv.as_deref(),
+        Some("2301.00306")
+    );
+    assert_eq!(
+        f.papers[0].publication_date.as_ref().unwrap().value,
+        "2022-12-31"
+    );
+    assert_eq!(
+        f.papers[49].doi.as_deref(),
+        Some("10.1109/lra.2023.3236882")
+    );
 }
 
 #[test]
@@ -125,10 +186,28 @@ fn old_style_id_with_affiliations() {
     assert_eq!(p.external_ids.arxiv.as_deref(), Some("astro-ph/0601001"));
     assert_eq!(p.venue.as_deref(), Some("ActaAstron.56:1-50,2006"));
     assert_eq!(p.abstract_text.as_deref().unwrap().chars().count(), 1501);
-    assert!(p.abstract_text.as_deref().unwrap().contains("Gould & Morgan (2003)"));
-    let authors: Vec<(&str, &[String])> = p.authors.iter().map(|a| (a.name.as_str(), a.affiliations.as_slice())).collect();
-    assert_eq!(authors[0], ("Andrew Gould", &["Ohio State".to_string()][..]));
-    assert_eq!(authors[3], ("Andrzej Udalski", &["Warsaw University Observatory".to_string()][..]));
+    assert!(
+        p.abstract_text
+            .as_deref()
+            .unwrap()
+            .contains("Gould & Morgan (2003)")
+    );
+    let authors: Vec<(&str, &[String])> = p
+        .authors
+        .iter()
+        .map(|a| (a.name.as_str(), a.affiliations.as_slice()))
+        .collect();
+    assert_eq!(
+        authors[0],
+        ("Andrew Gould", &["Ohio State".to_string()][..])
+    );
+    assert_eq!(
+        authors[3],
+        (
+            "Andrzej Udalski",
+            &["Warsaw University Observatory".to_string()][..]
+        )
+    );
 }
 
 #[test]
@@ -152,10 +231,19 @@ fn unknown_id_is_an_empty_feed() {
 #[test]
 fn error_entry_is_recognised_by_content() {
     let body = fixture("arxiv/error_400_incorrect_id_format.xml");
-    assert_eq!(parse_feed(&body), Err(ParseError::Api("incorrect id format for abc".into())));
+    assert_eq!(
+        parse_feed(&body),
+        Err(ParseError::Api("incorrect id format for abc".into()))
+    );
     // The legacy service sent the same entry over http:// with a 200.
-    let legacy = String::from_utf8(body).unwrap().replace("https://arxiv.org/api/errors", "http://arxiv.org/api/errors");
-    assert_eq!(parse_feed(legacy.as_bytes()), Err(ParseError::Api("incorrect id format for abc".into())));
+    let legacy = String::from_utf8(body).unwrap().replace(
+        "https://arxiv.org/api/errors",
+        "http://arxiv.org/api/errors",
+    );
+    assert_eq!(
+        parse_feed(legacy.as_bytes()),
+        Err(ParseError::Api("incorrect id format for abc".into()))
+    );
 }
 
 #[test]
@@ -168,7 +256,10 @@ fn prefixes_do_not_matter_only_namespaces() {
     let f = parse_feed(body).unwrap();
     assert_eq!(f.total_results, Some(1));
     let p = &f.papers[0];
-    assert_eq!((p.title.as_str(), p.doi.as_deref()), ("T one", Some("10.1/xy")));
+    assert_eq!(
+        (p.title.as_str(), p.doi.as_deref()),
+        ("T one", Some("10.1/xy"))
+    );
     assert_eq!(p.external_ids.arxiv.as_deref(), Some("2101.00001"));
     assert_eq!(p.url.as_deref(), Some("https://arxiv.org/abs/2101.00001"));
     assert_eq!(p.authors[0].affiliations, ["Aff"]);
@@ -176,9 +267,21 @@ fn prefixes_do_not_matter_only_namespaces() {
 
 #[test]
 fn non_feeds_and_truncation_are_malformed() {
-    assert!(matches!(parse_feed(b"Rate exceeded."), Err(ParseError::Malformed(_))));
-    assert!(matches!(parse_feed(b"<html><body>503</body></html>"), Err(ParseError::Malformed(_))));
-    assert!(matches!(parse_feed(b"<feed>no namespace</feed>"), Err(ParseError::Malformed(_))));
+    assert!(matches!(
+        parse_feed(b"Rate exceeded."),
+        Err(ParseError::Malformed(_))
+    ));
+    assert!(matches!(
+        parse_feed(b"<html><body>503</body></html>"),
+        Err(ParseError::Malformed(_))
+    ));
+    assert!(matches!(
+        parse_feed(b"<feed>no namespace</feed>"),
+        Err(ParseError::Malformed(_))
+    ));
     let full = fixture("arxiv/query_all_testing_start0_max10.xml");
-    assert!(matches!(parse_feed(&full[..full.len() - 200]), Err(ParseError::Malformed(_))));
+    assert!(matches!(
+        parse_feed(&full[..full.len() - 200]),
+        Err(ParseError::Malformed(_))
+    ));
 }

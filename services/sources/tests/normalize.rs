@@ -1,7 +1,10 @@
 //! Identifier normalisation: DOI, arXiv id, PMCID, PMID, ORCID, dates.
 
 use proptest::prelude::*;
-use sources::{DatePrecision, PublicationDate, normalize_arxiv_id, normalize_doi, normalize_orcid, normalize_pmcid, normalize_pmid};
+use sources::{
+    DatePrecision, PublicationDate, normalize_arxiv_id, normalize_doi, normalize_orcid,
+    normalize_pmcid, normalize_pmid,
+};
 
 #[test]
 fn doi_prefixes_case_and_whitespace() {
@@ -21,8 +24,14 @@ fn doi_prefixes_case_and_whitespace() {
     ] {
         assert_eq!(normalize_doi(raw), want, "{raw:?}");
     }
-    assert_eq!(normalize_doi("10.1016/0005-2795(76)90109-4").as_deref(), Some("10.1016/0005-2795(76)90109-4"));
-    assert_eq!(normalize_doi("10.1000.10/abc").as_deref(), Some("10.1000.10/abc"));
+    assert_eq!(
+        normalize_doi("10.1016/0005-2795(76)90109-4").as_deref(),
+        Some("10.1016/0005-2795(76)90109-4")
+    );
+    assert_eq!(
+        normalize_doi("10.1000.10/abc").as_deref(),
+        Some("10.1000.10/abc")
+    );
 }
 
 #[test]
@@ -57,13 +66,23 @@ fn arxiv_ids() {
         ("https://export.arxiv.org/abs/1707.08567", "1707.08567"),
         ("0704.0001", "0704.0001"),
         ("astro-ph/0601001v1", "astro-ph/0601001"),
-        ("http://arxiv.org/abs/astro-ph/0601001v1", "astro-ph/0601001"),
+        (
+            "http://arxiv.org/abs/astro-ph/0601001v1",
+            "astro-ph/0601001",
+        ),
         ("math.GT/0309136", "math.GT/0309136"),
         ("gr-qc/0103067v1", "gr-qc/0103067"),
     ] {
         assert_eq!(normalize_arxiv_id(raw).as_deref(), Some(want), "{raw:?}");
     }
-    for raw in ["", "abc", "0000", "https://arxiv.org/api/errors#incorrect_id_format_for_abc", "12345.678", "astro-ph/06"] {
+    for raw in [
+        "",
+        "abc",
+        "0000",
+        "https://arxiv.org/api/errors#incorrect_id_format_for_abc",
+        "12345.678",
+        "astro-ph/06",
+    ] {
         assert_eq!(normalize_arxiv_id(raw), None, "{raw:?}");
     }
 }
@@ -73,23 +92,44 @@ fn pubmed_ids_and_orcids() {
     assert_eq!(normalize_pmcid("PMC6022861").as_deref(), Some("PMC6022861"));
     assert_eq!(normalize_pmcid("pmc6022861").as_deref(), Some("PMC6022861"));
     assert_eq!(normalize_pmcid("3804860").as_deref(), Some("PMC3804860"));
-    assert_eq!(normalize_pmcid("https://www.ncbi.nlm.nih.gov/pmc/articles/5815332").as_deref(), Some("PMC5815332"));
-    assert_eq!(normalize_pmcid("https://www.ncbi.nlm.nih.gov/pmc/articles/PMC5815332/").as_deref(), Some("PMC5815332"));
+    assert_eq!(
+        normalize_pmcid("https://www.ncbi.nlm.nih.gov/pmc/articles/5815332").as_deref(),
+        Some("PMC5815332")
+    );
+    assert_eq!(
+        normalize_pmcid("https://www.ncbi.nlm.nih.gov/pmc/articles/PMC5815332/").as_deref(),
+        Some("PMC5815332")
+    );
     assert_eq!(normalize_pmcid("PMC"), None);
     assert_eq!(normalize_pmcid("PMCx1"), None);
-    assert_eq!(normalize_pmid("https://pubmed.ncbi.nlm.nih.gov/17183658").as_deref(), Some("17183658"));
+    assert_eq!(
+        normalize_pmid("https://pubmed.ncbi.nlm.nih.gov/17183658").as_deref(),
+        Some("17183658")
+    );
     assert_eq!(normalize_pmid(" 9997 ").as_deref(), Some("9997"));
     assert_eq!(normalize_pmid("abc"), None);
-    assert_eq!(normalize_orcid("https://orcid.org/0000-0003-2538-607x").as_deref(), Some("0000-0003-2538-607X"));
-    assert_eq!(normalize_orcid("0000-0002-3282-232X").as_deref(), Some("0000-0002-3282-232X"));
+    assert_eq!(
+        normalize_orcid("https://orcid.org/0000-0003-2538-607x").as_deref(),
+        Some("0000-0003-2538-607X")
+    );
+    assert_eq!(
+        normalize_orcid("0000-0002-3282-232X").as_deref(),
+        Some("0000-0002-3282-232X")
+    );
     assert_eq!(normalize_orcid("0000-0002-3282"), None);
 }
 
 #[test]
 fn dates_keep_their_precision() {
     let d = |s: &str| PublicationDate::parse_iso(s).map(|d| (d.value, d.precision));
-    assert_eq!(d("2021-10-23"), Some(("2021-10-23".into(), DatePrecision::Day)));
-    assert_eq!(d("2022-02-24T15:05:19Z"), Some(("2022-02-24".into(), DatePrecision::Day)));
+    assert_eq!(
+        d("2021-10-23"),
+        Some(("2021-10-23".into(), DatePrecision::Day))
+    );
+    assert_eq!(
+        d("2022-02-24T15:05:19Z"),
+        Some(("2022-02-24".into(), DatePrecision::Day))
+    );
     assert_eq!(d("2018-04"), Some(("2018-04".into(), DatePrecision::Month)));
     assert_eq!(d("1993"), Some(("1993".into(), DatePrecision::Year)));
     assert_eq!(d("2021-02-30"), None);

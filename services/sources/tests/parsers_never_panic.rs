@@ -39,11 +39,24 @@ enum Mutation {
 fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
         any::<prop::sample::Index>().prop_map(Mutation::Truncate),
-        prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8).prop_map(Mutation::Flip),
-        (any::<prop::sample::Index>(), prop::collection::vec(
-            prop_oneof![Just(b'<'), Just(b'>'), Just(b'"'), Just(b'&'), Just(b'{'), Just(b'}'), Just(b'/'), any::<u8>()],
-            1..16
-        ))
+        prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8)
+            .prop_map(Mutation::Flip),
+        (
+            any::<prop::sample::Index>(),
+            prop::collection::vec(
+                prop_oneof![
+                    Just(b'<'),
+                    Just(b'>'),
+                    Just(b'"'),
+                    Just(b'&'),
+                    Just(b'{'),
+                    Just(b'}'),
+                    Just(b'/'),
+                    any::<u8>()
+                ],
+                1..16
+            )
+        )
             .prop_map(|(i, b)| Mutation::Splice(i, b)),
         (any::<prop::sample::Index>(), 1usize..200).prop_map(|(i, n)| Mutation::Delete(i, n)),
     ]
@@ -95,7 +108,11 @@ proptest! {
 
 #[test]
 fn every_prefix_of_a_small_recording() {
-    for seed in ["arxiv/error_400_incorrect_id_format.xml", "pubmed/esearch_no_results_errorlist.xml", "semantic_scholar/paper_search_empty_total0.json"] {
+    for seed in [
+        "arxiv/error_400_incorrect_id_format.xml",
+        "pubmed/esearch_no_results_errorlist.xml",
+        "semantic_scholar/paper_search_empty_total0.json",
+    ] {
         let body = fixture(seed);
         for end in 0..body.len() {
             run_all(&body[..end]);

@@ -22,7 +22,9 @@ async fn esearch_then_efetch_pages_to_max_results() {
         "/esearch.fcgi" => Reply::ok(esearch(5, "MCID_A")),
         "/efetch.fcgi" => match req.param("retstart") {
             Some("0") => Reply::ok(fixture("pubmed/efetch_2_articles_rettype_abstract.xml")),
-            _ => Reply::ok(fixture("pubmed/efetch_structured_abstract_collective_author.xml")),
+            _ => Reply::ok(fixture(
+                "pubmed/efetch_structured_abstract_collective_author.xml",
+            )),
         },
         _ => Reply::status(404, "no"),
     })
@@ -33,20 +35,35 @@ async fn esearch_then_efetch_pages_to_max_results() {
     cfg.mailto = Some("dev@example.org".into());
     let client = client("pubmed", cfg);
     let filters = json!({"from_date": "2020-01-01", "to_date": "2022-12-31"});
-    let pages = run_to_end(client.as_ref(), &spec("machine learning[tiab]", 3, filters), None).await.unwrap();
+    let pages = run_to_end(
+        client.as_ref(),
+        &spec("machine learning[tiab]", 3, filters),
+        None,
+    )
+    .await
+    .unwrap();
 
     assert_eq!(pages.len(), 2);
     assert_eq!(pages[0].papers.len(), 2);
     assert_eq!(pages[0].source_total, Some(5));
-    assert_eq!(pages[0].checkpoint, json!({"webenv": "MCID_A", "query_key": "1", "retstart": 2, "count": 5}));
+    assert_eq!(
+        pages[0].checkpoint,
+        json!({"webenv": "MCID_A", "query_key": "1", "retstart": 2, "count": 5})
+    );
     assert!(!pages[0].done);
     assert_eq!(pages[1].papers.len(), 1);
-    assert_eq!(pages[1].papers[0].external_ids.pmid.as_deref(), Some("38534005"));
+    assert_eq!(
+        pages[1].papers[0].external_ids.pmid.as_deref(),
+        Some("38534005")
+    );
     assert!(pages[1].done);
     assert_eq!(pages[1].checkpoint["retstart"], 3);
 
     let seen = server.seen();
-    assert_eq!(seen.iter().map(|s| s.path.as_str()).collect::<Vec<_>>(), ["/esearch.fcgi", "/efetch.fcgi", "/efetch.fcgi"]);
+    assert_eq!(
+        seen.iter().map(|s| s.path.as_str()).collect::<Vec<_>>(),
+        ["/esearch.fcgi", "/efetch.fcgi", "/efetch.fcgi"]
+    );
     let es = &seen[0];
     for (k, v) in [
         ("db", "pubmed"),
@@ -63,16 +80,27 @@ async fn esearch_then_efetch_pages_to_max_results() {
         assert_eq!(es.param(k), Some(v), "esearch {k}");
     }
     let ef = &seen[2];
-    for (k, v) in [("db", "pubmed"), ("WebEnv", "MCID_A"), ("query_key", "1"), ("retstart", "2"), ("retmax", "1"), ("retmode", "xml")] {
+    for (k, v) in [
+        ("db", "pubmed"),
+        ("WebEnv", "MCID_A"),
+        ("query_key", "1"),
+        ("retstart", "2"),
+        ("retmax", "1"),
+        ("retmode", "xml"),
+    ] {
         assert_eq!(ef.param(k), Some(v), "efetch {k}");
     }
 }
 
 #[tokio::test]
 async fn no_hits_end_after_esearch() {
-    let server = ScriptedServer::start(|_, _| Reply::ok(fixture("pubmed/esearch_no_results_errorlist.xml"))).await;
+    let server =
+        ScriptedServer::start(|_, _| Reply::ok(fixture("pubmed/esearch_no_results_errorlist.xml")))
+            .await;
     let client = client("pubmed", config("pubmed", &server.base_url));
-    let pages = run_to_end(client.as_ref(), &spec("abcXYZ", 100, no_filters()), None).await.unwrap();
+    let pages = run_to_end(client.as_ref(), &spec("abcXYZ", 100, no_filters()), None)
+        .await
+        .unwrap();
     assert_eq!(pages.len(), 1);
     assert!(pages[0].done && pages[0].papers.is_empty());
     assert_eq!(pages[0].source_total, Some(0));
@@ -93,17 +121,27 @@ async fn the_recorded_history_search_is_capped_at_the_9999_window() {
     let first = client.fetch_page(&spec, None).await.unwrap();
     assert_eq!(first.source_total, Some(42249));
     assert_eq!(first.papers.len(), 50);
-    assert_eq!(first.checkpoint, json!({"webenv": "MCID_6927d6e7fee3e90f880ec190", "query_key": "1", "retstart": 50, "count": 42249}));
+    assert_eq!(
+        first.checkpoint,
+        json!({"webenv": "MCID_6927d6e7fee3e90f880ec190", "query_key": "1", "retstart": 50, "count": 42249})
+    );
 
     // Resume near the window's end: only 9,999 records are reachable.
     let mut near_end = first.checkpoint.clone();
     near_end["retstart"] = json!(9_980);
     let page = client.fetch_page(&spec, Some(&near_end)).await.unwrap();
     assert!(page.done);
-    assert_eq!(page.papers.len(), 19, "truncated to the 19 records left in the window");
+    assert_eq!(
+        page.papers.len(),
+        19,
+        "truncated to the 19 records left in the window"
+    );
     assert_eq!(page.checkpoint["retstart"], 9_999);
     let last = server.seen().pop().unwrap();
-    assert_eq!((last.param("retstart"), last.param("retmax")), (Some("9980"), Some("19")));
+    assert_eq!(
+        (last.param("retstart"), last.param("retmax")),
+        (Some("9980"), Some("19"))
+    );
 }
 
 #[tokio::test]
@@ -118,13 +156,19 @@ async fn an_expired_webenv_is_replaced_and_the_run_continues() {
     .await;
     let client = client("pubmed", config("pubmed", &server.base_url));
     let checkpoint = json!({"webenv": "MCID_OLD", "query_key": "1", "retstart": 40, "count": 60});
-    let page = client.fetch_page(&spec("lung", 100, no_filters()), Some(&checkpoint)).await.unwrap();
+    let page = client
+        .fetch_page(&spec("lung", 100, no_filters()), Some(&checkpoint))
+        .await
+        .unwrap();
     assert_eq!(page.papers.len(), 1);
     assert_eq!(page.checkpoint["webenv"], "MCID_NEW");
     assert_eq!(page.checkpoint["retstart"], 60);
     assert!(page.done);
     let seen = server.seen();
-    assert_eq!(seen.iter().map(|s| s.path.as_str()).collect::<Vec<_>>(), ["/efetch.fcgi", "/esearch.fcgi", "/efetch.fcgi"]);
+    assert_eq!(
+        seen.iter().map(|s| s.path.as_str()).collect::<Vec<_>>(),
+        ["/efetch.fcgi", "/esearch.fcgi", "/efetch.fcgi"]
+    );
     assert_eq!(seen[2].param("retstart"), Some("40"));
 }
 
@@ -132,12 +176,17 @@ async fn an_expired_webenv_is_replaced_and_the_run_continues() {
 async fn rate_limit_reported_in_a_200_body_is_retried() {
     let server = ScriptedServer::start(|req, i| match req.path.as_str() {
         "/esearch.fcgi" => Reply::ok(esearch(2, "W")),
-        _ if i == 1 => Reply::ok(r#"{"error":"API rate limit exceeded","api-key":"10.0.0.1","count":"4","limit":"3"}"#),
+        _ if i == 1 => Reply::ok(
+            r#"{"error":"API rate limit exceeded","api-key":"10.0.0.1","count":"4","limit":"3"}"#,
+        ),
         _ => Reply::ok(fixture("pubmed/efetch_2_articles_rettype_abstract.xml")),
     })
     .await;
     let client = client("pubmed", config("pubmed", &server.base_url));
-    let page = client.fetch_page(&spec("x", 10, no_filters()), None).await.unwrap();
+    let page = client
+        .fetch_page(&spec("x", 10, no_filters()), None)
+        .await
+        .unwrap();
     assert_eq!(page.papers.len(), 2);
     assert_eq!(server.seen().len(), 3);
 }
@@ -146,26 +195,60 @@ async fn rate_limit_reported_in_a_200_body_is_retried() {
 async fn html_and_truncated_bodies_are_malformed() {
     let server = ScriptedServer::start(|req, _| match req.path.as_str() {
         "/esearch.fcgi" => Reply::ok(esearch(2, "W")),
-        _ => Reply::ok("<!DOCTYPE html><html><head><title>Error</title></head><body>Bad</body></html>"),
+        _ => Reply::ok(
+            "<!DOCTYPE html><html><head><title>Error</title></head><body>Bad</body></html>",
+        ),
     })
     .await;
     let client = client("pubmed", config("pubmed", &server.base_url));
-    let err = client.fetch_page(&spec("x", 10, no_filters()), None).await.unwrap_err();
-    assert!(matches!(err, SourceError::Malformed { source_name: "pubmed", .. }), "{err:?}");
+    let err = client
+        .fetch_page(&spec("x", 10, no_filters()), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SourceError::Malformed {
+                source_name: "pubmed",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("/efetch.fcgi?"), "{err}");
 }
 
 #[tokio::test]
 async fn errors_never_show_the_api_key_or_email() {
-    let server = ScriptedServer::start(|_, _| Reply::status(400, "<eSearchResult><ERROR>Invalid API key NCBI-SECRET</ERROR></eSearchResult>")).await;
+    let server = ScriptedServer::start(|_, _| {
+        Reply::status(
+            400,
+            "<eSearchResult><ERROR>Invalid API key NCBI-SECRET</ERROR></eSearchResult>",
+        )
+    })
+    .await;
     let mut cfg = config("pubmed", &server.base_url);
     cfg.api_key = Some("NCBI-SECRET".into());
     cfg.mailto = Some("dev@example.org".into());
     let client = client("pubmed", cfg);
-    let err = client.fetch_page(&spec("x", 10, no_filters()), None).await.unwrap_err();
+    let err = client
+        .fetch_page(&spec("x", 10, no_filters()), None)
+        .await
+        .unwrap_err();
     let message = err.to_string();
-    assert!(matches!(err, SourceError::Http { status: 400, .. }), "{err:?}");
-    assert!(message.contains("pubmed: HTTP 400") && message.contains("/esearch.fcgi?"), "{message}");
-    assert!(!message.contains("NCBI-SECRET") && !message.contains("dev@example.org") && !message.contains("api_key"), "{message}");
+    assert!(
+        matches!(err, SourceError::Http { status: 400, .. }),
+        "{err:?}"
+    );
+    assert!(
+        message.contains("pubmed: HTTP 400") && message.contains("/esearch.fcgi?"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("NCBI-SECRET")
+            && !message.contains("dev@example.org")
+            && !message.contains("api_key"),
+        "{message}"
+    );
     assert!(message.contains("Invalid API key [redacted]"), "{message}");
 }

@@ -24,6 +24,7 @@ const EMPTY_PAGE_RETRIES: u32 = 3;
 /// records handed out so far.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArxivCheckpoint {
+    /// Offset of the next page.
     pub start: u64,
 }
 
@@ -57,12 +58,22 @@ impl SourceClient for ArxivClient {
         SOURCE
     }
 
-    async fn fetch_page(&self, spec: &RunSpec, checkpoint: Option<&serde_json::Value>) -> Result<Page, SourceError> {
+    async fn fetch_page(
+        &self,
+        spec: &RunSpec,
+        checkpoint: Option<&serde_json::Value>,
+    ) -> Result<Page, SourceError> {
         let filters = RunFilters::from_value(SOURCE, &spec.filters)?;
-        let state = read_checkpoint::<ArxivCheckpoint>(SOURCE, checkpoint)?.unwrap_or(ArxivCheckpoint { start: 0 });
+        let state = read_checkpoint::<ArxivCheckpoint>(SOURCE, checkpoint)?
+            .unwrap_or(ArxivCheckpoint { start: 0 });
         let max = u64::from(spec.max_results);
         if state.start >= max {
-            return Ok(Page { papers: Vec::new(), checkpoint: json!(state), done: true, source_total: None });
+            return Ok(Page {
+                papers: Vec::new(),
+                checkpoint: json!(state),
+                done: true,
+                source_total: None,
+            });
         }
         let search_query = build_search_query(
             &spec.query,
@@ -81,10 +92,14 @@ impl SourceClient for ArxivClient {
 
         let mut feed = self.fetch_feed(&url).await?;
         let mut retries = 0;
-        while feed.papers.is_empty() && feed.total_results.is_some_and(|t| state.start < t) && retries < EMPTY_PAGE_RETRIES {
+        while feed.papers.is_empty()
+            && feed.total_results.is_some_and(|t| state.start < t)
+            && retries < EMPTY_PAGE_RETRIES
+        {
             retries += 1;
             tracing::warn!(source = SOURCE, start = state.start, total = ?feed.total_results, retries, "arXiv returned an empty page before the end; asking again");
-            metrics::counter!("source_retries_total", "source" => SOURCE, "reason" => "empty_page").increment(1);
+            metrics::counter!("source_retries_total", "source" => SOURCE, "reason" => "empty_page")
+                .increment(1);
             feed = self.fetch_feed(&url).await?;
         }
         let mut papers = feed.papers;
@@ -93,6 +108,11 @@ impl SourceClient for ArxivClient {
         let start = state.start + papers.len() as u64;
         let end = feed.total_results.map_or(max, |t| t.min(max));
         let done = papers.is_empty() || start >= end;
-        Ok(Page { papers, checkpoint: json!(ArxivCheckpoint { start }), done, source_total: feed.total_results })
+        Ok(Page {
+            papers,
+            checkpoint: json!(ArxivCheckpoint { start }),
+            done,
+            source_total: feed.total_results,
+        })
     }
 }

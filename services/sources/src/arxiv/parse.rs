@@ -9,9 +9,11 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{Namespace, ResolveResult};
 
 use crate::ParseError;
-use crate::model::{Author, ExternalIds, Paper, PublicationDate, normalize_arxiv_id, normalize_doi};
-use crate::xml::{attr, push_reference};
+use crate::model::{
+    Author, ExternalIds, Paper, PublicationDate, normalize_arxiv_id, normalize_doi,
+};
 use crate::text::{finish_collapsed, push_collapsed};
+use crate::xml::{attr, push_reference};
 
 const ATOM: &str = "http://www.w3.org/2005/Atom";
 const OPENSEARCH: &str = "http://a9.com/-/spec/opensearch/1.1/";
@@ -26,6 +28,7 @@ pub struct ArxivFeed {
     pub start_index: Option<u64>,
     /// `opensearch:itemsPerPage`.
     pub items_per_page: Option<u64>,
+    /// The entries, normalised.
     pub papers: Vec<Paper>,
 }
 
@@ -49,7 +52,9 @@ enum Tag {
 }
 
 fn tag(ns: &ResolveResult<'_>, local: &str) -> Tag {
-    let ResolveResult::Bound(Namespace(ns)) = ns else { return Tag::Other };
+    let ResolveResult::Bound(Namespace(ns)) = ns else {
+        return Tag::Other;
+    };
     match (*ns, local) {
         (ATOM, "feed") => Tag::Feed,
         (ATOM, "entry") => Tag::Entry,
@@ -90,7 +95,12 @@ struct Entry {
 /// the HTTP status it came with.
 pub fn parse_feed(body: &[u8]) -> Result<ArxivFeed, ParseError> {
     let mut reader = NsReader::from_reader(body);
-    let mut feed = ArxivFeed { total_results: None, start_index: None, items_per_page: None, papers: Vec::new() };
+    let mut feed = ArxivFeed {
+        total_results: None,
+        start_index: None,
+        items_per_page: None,
+        papers: Vec::new(),
+    };
     let mut stack: Vec<Tag> = Vec::with_capacity(8);
     let mut entry: Option<Entry> = None;
     let mut capture: Option<(Tag, usize)> = None;
@@ -107,7 +117,10 @@ pub fn parse_feed(body: &[u8]) -> Result<ArxivFeed, ParseError> {
                 let t = tag(&ns, local.as_ref());
                 if stack.is_empty() {
                     if t != Tag::Feed || saw_feed {
-                        return Err(ParseError::Malformed(format!("expected one Atom <feed>, found <{}>", local.as_ref())));
+                        return Err(ParseError::Malformed(format!(
+                            "expected one Atom <feed>, found <{}>",
+                            local.as_ref()
+                        )));
                     }
                     saw_feed = true;
                 }
@@ -126,7 +139,10 @@ pub fn parse_feed(body: &[u8]) -> Result<ArxivFeed, ParseError> {
             Event::Empty(e) => {
                 let local = e.local_name();
                 if stack.is_empty() {
-                    return Err(ParseError::Malformed(format!("expected an Atom <feed>, found <{}/>", local.as_ref())));
+                    return Err(ParseError::Malformed(format!(
+                        "expected an Atom <feed>, found <{}/>",
+                        local.as_ref()
+                    )));
                 }
                 if capture.is_none() && is_atom_link(&ns, local.as_ref()) {
                     take_link(&e, &mut entry);
@@ -137,14 +153,18 @@ pub fn parse_feed(body: &[u8]) -> Result<ArxivFeed, ParseError> {
                     && depth == stack.len()
                 {
                     finish_collapsed(&mut buf);
-                    store(target, &mut buf, &mut entry, &mut feed)?;
+                    store(target, &buf, &mut entry, &mut feed)?;
                     capture = None;
                 }
-                let t = stack.pop().ok_or_else(|| ParseError::Malformed("unexpected closing tag".into()))?;
-                if capture.is_none() && t == Tag::Entry && stack.last() == Some(&Tag::Feed) {
-                    if let Some(e) = entry.take() {
-                        feed.papers.push(e.into_paper()?);
-                    }
+                let t = stack
+                    .pop()
+                    .ok_or_else(|| ParseError::Malformed("unexpected closing tag".into()))?;
+                if capture.is_none()
+                    && t == Tag::Entry
+                    && stack.last() == Some(&Tag::Feed)
+                    && let Some(e) = entry.take()
+                {
+                    feed.papers.push(e.into_paper()?);
                 }
             }
             Event::Text(t) if capture.is_some() => push_collapsed(&mut buf, &t),
@@ -155,7 +175,10 @@ pub fn parse_feed(body: &[u8]) -> Result<ArxivFeed, ParseError> {
         }
     }
     if !stack.is_empty() {
-        return Err(ParseError::Malformed(format!("truncated feed: {} element(s) left open", stack.len())));
+        return Err(ParseError::Malformed(format!(
+            "truncated feed: {} element(s) left open",
+            stack.len()
+        )));
     }
     if !saw_feed {
         return Err(ParseError::Malformed("no Atom feed in the response".into()));
@@ -170,7 +193,10 @@ fn open(t: Tag, parent: Option<Tag>, entry: &mut Option<Entry>) -> Option<Tag> {
             None
         }
         (Tag::TotalResults | Tag::StartIndex | Tag::ItemsPerPage, Tag::Feed) => Some(t),
-        (Tag::Id | Tag::Title | Tag::Summary | Tag::Published | Tag::Doi | Tag::JournalRef, Tag::Entry) => Some(t),
+        (
+            Tag::Id | Tag::Title | Tag::Summary | Tag::Published | Tag::Doi | Tag::JournalRef,
+            Tag::Entry,
+        ) => Some(t),
         (Tag::Author, Tag::Entry) => {
             if let Some(e) = entry.as_mut() {
                 e.authors.push(Author::default());
@@ -189,15 +215,25 @@ fn take_link(e: &BytesStart<'_>, entry: &mut Option<Entry>) {
     }
 }
 
-fn store(target: Tag, buf: &mut String, entry: &mut Option<Entry>, feed: &mut ArxivFeed) -> Result<(), ParseError> {
-    let text = std::mem::take(buf);
-    let number = || text.parse::<u64>().map_err(|_| ParseError::Malformed(format!("not a number: `{text}`")));
+fn store(
+    target: Tag,
+    buf: &str,
+    entry: &mut Option<Entry>,
+    feed: &mut ArxivFeed,
+) -> Result<(), ParseError> {
+    let text = buf.to_string();
+    let number = || {
+        text.parse::<u64>()
+            .map_err(|_| ParseError::Malformed(format!("not a number: `{text}`")))
+    };
     match target {
         Tag::TotalResults => feed.total_results = Some(number()?),
         Tag::StartIndex => feed.start_index = Some(number()?),
         Tag::ItemsPerPage => feed.items_per_page = Some(number()?),
         _ => {
-            let Some(e) = entry.as_mut() else { return Ok(()) };
+            let Some(e) = entry.as_mut() else {
+                return Ok(());
+            };
             match target {
                 Tag::Id => e.id = text,
                 Tag::Title => e.title = text,
@@ -224,12 +260,17 @@ fn store(target: Tag, buf: &mut String, entry: &mut Option<Entry>, feed: &mut Ar
 
 impl Entry {
     fn is_error(&self) -> bool {
-        self.id.contains("arxiv.org/api/errors") || (self.title == "Error" && normalize_arxiv_id(&self.id).is_none())
+        self.id.contains("arxiv.org/api/errors")
+            || (self.title == "Error" && normalize_arxiv_id(&self.id).is_none())
     }
 
     fn into_paper(self) -> Result<Paper, ParseError> {
         if self.is_error() {
-            let message = if self.summary.is_empty() { "the arXiv API reported an error".into() } else { self.summary };
+            let message = if self.summary.is_empty() {
+                "the arXiv API reported an error".into()
+            } else {
+                self.summary
+            };
             return Err(ParseError::Api(message));
         }
         let arxiv = normalize_arxiv_id(&self.id);
@@ -239,16 +280,27 @@ impl Entry {
                 Some(rest) => format!("https://{rest}"),
                 None => u,
             })
-            .or_else(|| arxiv.as_ref().map(|id| format!("https://arxiv.org/abs/{id}")));
+            .or_else(|| {
+                arxiv
+                    .as_ref()
+                    .map(|id| format!("https://arxiv.org/abs/{id}"))
+            });
         let some = |s: String| (!s.is_empty()).then_some(s);
         Ok(Paper {
             title: self.title,
             abstract_text: some(self.summary),
-            authors: self.authors.into_iter().filter(|a| !a.name.is_empty()).collect(),
+            authors: self
+                .authors
+                .into_iter()
+                .filter(|a| !a.name.is_empty())
+                .collect(),
             publication_date: PublicationDate::parse_iso(&self.published),
             venue: some(self.journal_ref),
             doi: normalize_doi(&self.doi),
-            external_ids: ExternalIds { arxiv, ..ExternalIds::default() },
+            external_ids: ExternalIds {
+                arxiv,
+                ..ExternalIds::default()
+            },
             url,
             citation_count: None,
         })

@@ -3,7 +3,18 @@
 use chrono::NaiveDate;
 
 /// Field prefixes of the arXiv query language.
-const PREFIXES: [&str; 10] = ["ti:", "au:", "abs:", "co:", "jr:", "cat:", "rn:", "id:", "all:", "submitteddate:"];
+const PREFIXES: [&str; 10] = [
+    "ti:",
+    "au:",
+    "abs:",
+    "co:",
+    "jr:",
+    "cat:",
+    "rn:",
+    "id:",
+    "all:",
+    "submitteddate:",
+];
 
 /// Builds `search_query`.
 ///
@@ -22,19 +33,34 @@ pub fn build_search_query(
     let query = query.trim();
     let lower = query.to_ascii_lowercase();
     let structured = PREFIXES.iter().any(|p| {
-        lower.match_indices(p).any(|(i, _)| i == 0 || !lower.as_bytes()[i - 1].is_ascii_alphanumeric())
+        lower
+            .match_indices(p)
+            .any(|(i, _)| i == 0 || !lower.as_bytes()[i - 1].is_ascii_alphanumeric())
     });
-    let main = if structured { query.to_string() } else { plain_query(query) };
+    let main = if structured {
+        query.to_string()
+    } else {
+        plain_query(query)
+    };
     let mut parts = Vec::new();
     if !main.is_empty() {
         parts.push(main);
     }
     if from.is_some() || to.is_some() {
-        let from = from.map(|d| d.format("%Y%m%d").to_string()).unwrap_or_else(|| "19910101".into());
-        let to = to.map(|d| d.format("%Y%m%d").to_string()).unwrap_or_else(|| "29991231".into());
+        let from = from
+            .map(|d| d.format("%Y%m%d").to_string())
+            .unwrap_or_else(|| "19910101".into());
+        let to = to
+            .map(|d| d.format("%Y%m%d").to_string())
+            .unwrap_or_else(|| "29991231".into());
         parts.push(format!("submittedDate:[{from}0000 TO {to}2359]"));
     }
-    let cats: Vec<String> = categories.iter().map(|c| c.trim()).filter(|c| !c.is_empty()).map(|c| format!("cat:{c}")).collect();
+    let cats: Vec<String> = categories
+        .iter()
+        .map(|c| c.trim())
+        .filter(|c| !c.is_empty())
+        .map(|c| format!("cat:{c}"))
+        .collect();
     if !cats.is_empty() {
         parts.push(format!("({})", cats.join(" OR ")));
     }
@@ -117,7 +143,11 @@ fn tokenize(query: &str) -> Vec<Token> {
             '"' => {
                 chars.next();
                 let phrase: String = chars.by_ref().take_while(|&c| c != '"').collect();
-                let words: Vec<String> = phrase.split_whitespace().map(clean_word).filter(|w| !w.is_empty()).collect();
+                let words: Vec<String> = phrase
+                    .split_whitespace()
+                    .map(clean_word)
+                    .filter(|w| !w.is_empty())
+                    .collect();
                 if !words.is_empty() {
                     tokens.push(Token::Term(format!("all:\"{}\"", words.join(" "))));
                 }
@@ -162,7 +192,9 @@ fn tokenize(query: &str) -> Vec<Token> {
 /// Keeps the characters a search term can hold; drops syntax characters
 /// (`:`, `[`, `]`, quotes…) that would change the query's meaning.
 fn clean_word(word: &str) -> String {
-    word.chars().filter(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '\'' | '_' | '*' | '+')).collect()
+    word.chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '\'' | '_' | '*' | '+'))
+        .collect()
 }
 
 #[cfg(test)]
@@ -187,7 +219,10 @@ mod tests {
 
     #[test]
     fn prefixed_queries_pass_through() {
-        assert_eq!(q("ti:checkerboard AND au:del_maestro"), "ti:checkerboard AND au:del_maestro");
+        assert_eq!(
+            q("ti:checkerboard AND au:del_maestro"),
+            "ti:checkerboard AND au:del_maestro"
+        );
     }
 
     #[test]
@@ -198,6 +233,9 @@ mod tests {
             build_search_query("deep learning", from, to, &["cs.LG".into(), "cs.CL".into()]),
             "(all:deep AND all:learning) AND submittedDate:[202001010000 TO 202212312359] AND (cat:cs.LG OR cat:cs.CL)"
         );
-        assert_eq!(build_search_query("x", None, to, &[]), "all:x AND submittedDate:[199101010000 TO 202212312359]");
+        assert_eq!(
+            build_search_query("x", None, to, &[]),
+            "all:x AND submittedDate:[199101010000 TO 202212312359]"
+        );
     }
 }

@@ -47,7 +47,8 @@ pub(crate) fn describe_body(body: &[u8]) -> String {
         return "empty body".into();
     }
     if trimmed.starts_with('{')
-        && let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(trimmed)
+        && let Ok(serde_json::Value::Object(map)) =
+            serde_json::from_str::<serde_json::Value>(trimmed)
     {
         let parts: Vec<String> = ["error", "message", "detail"]
             .iter()
@@ -86,7 +87,8 @@ pub(crate) fn describe_body(body: &[u8]) -> String {
 fn between(text: &str, lower: &str, open: &str, close: &str) -> Option<String> {
     let start = lower.find(open)? + open.len();
     let end = start + lower[start..].find(close)?;
-    text.get(start..end).map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+    text.get(start..end)
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 fn truncate(text: &str) -> String {
@@ -106,16 +108,30 @@ mod tests {
     fn secrets_leave_urls() {
         let url = Url::parse("https://u:p@api.example.org/works?search=a+b&api_key=SECRET&mailto=me%40x.org&cursor=*").unwrap();
         let shown = sanitize_url(&url);
-        assert!(!shown.contains("SECRET") && !shown.contains("mailto") && !shown.contains("u:p"), "{shown}");
-        assert!(shown.contains("search=a+b") && shown.contains("cursor=*"), "{shown}");
+        assert!(
+            !shown.contains("SECRET") && !shown.contains("mailto") && !shown.contains("u:p"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("search=a+b") && shown.contains("cursor=*"),
+            "{shown}"
+        );
     }
 
     #[test]
     fn bodies_are_described() {
-        assert_eq!(describe_body(br#"{"error":"Invalid or missing API key","message":"API key not found"}"#), "Invalid or missing API key: API key not found");
+        assert_eq!(
+            describe_body(
+                br#"{"error":"Invalid or missing API key","message":"API key not found"}"#
+            ),
+            "Invalid or missing API key: API key not found"
+        );
         assert_eq!(describe_body(br#"{"message":"Forbidden"}"#), "Forbidden");
         assert_eq!(describe_body(b"<!doctype html>\n<html lang=en>\n<title>404 Not Found</title>\n<h1>Not Found</h1>"), "HTML page: 404 Not Found");
-        assert_eq!(describe_body(b"<eFetchResult><ERROR>Empty id list</ERROR></eFetchResult>"), "Empty id list");
+        assert_eq!(
+            describe_body(b"<eFetchResult><ERROR>Empty id list</ERROR></eFetchResult>"),
+            "Empty id list"
+        );
         assert_eq!(describe_body(b"  "), "empty body");
         assert_eq!(describe_body(b"Rate exceeded."), "Rate exceeded.");
     }

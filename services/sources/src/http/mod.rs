@@ -69,7 +69,12 @@ impl HttpExecutor {
             max_attempts: cfg.max_attempts.max(1),
             base_backoff: cfg.base_backoff,
             max_retry_wait: cfg.max_retry_wait,
-            secrets: cfg.api_key.iter().chain(cfg.mailto.iter()).cloned().collect(),
+            secrets: cfg
+                .api_key
+                .iter()
+                .chain(cfg.mailto.iter())
+                .cloned()
+                .collect(),
             rate_limit_in_body,
         })
     }
@@ -101,8 +106,12 @@ impl HttpExecutor {
         let shown = self.display_url(url);
         let mut attempt = 1;
         loop {
-            let span = tracing::info_span!("source_request", source = self.source, url = %shown, attempt);
-            let outcome = self.attempt(url, &shown, attempt).instrument(span.clone()).await;
+            let span =
+                tracing::info_span!("source_request", source = self.source, url = %shown, attempt);
+            let outcome = self
+                .attempt(url, &shown, attempt)
+                .instrument(span.clone())
+                .await;
             let retry = match outcome {
                 Ok(body) => return Ok(body),
                 Err(Ok(error)) => return Err(error),
@@ -121,7 +130,12 @@ impl HttpExecutor {
     }
 
     /// One attempt: `Ok(body)`, `Err(Ok(fatal))` or `Err(Err(retry))`.
-    async fn attempt(&self, url: &Url, shown: &str, attempt: u32) -> Result<Vec<u8>, Result<SourceError, Retry>> {
+    async fn attempt(
+        &self,
+        url: &Url,
+        shown: &str,
+        attempt: u32,
+    ) -> Result<Vec<u8>, Result<SourceError, Retry>> {
         self.pacer.wait_turn().await;
         let started = Instant::now();
         let result = self.send(url).await;
@@ -144,7 +158,11 @@ impl HttpExecutor {
                     detail: self.redact(describe_reqwest_error(err)),
                 };
                 let wait = self.backoff_for(attempt);
-                return Err(Err(Retry { reason, wait, error }));
+                return Err(Err(Retry {
+                    reason,
+                    wait,
+                    error,
+                }));
             }
         };
         metrics::counter!("source_requests_total", "source" => self.source, "status" => status.as_str().to_owned())
@@ -158,15 +176,22 @@ impl HttpExecutor {
         if status.is_success() {
             return match self.rate_limit_in_body.and_then(|check| check(&body)) {
                 None => {
-                    tracing::debug!(status = status.as_u16(), bytes = body.len(), "source response");
+                    tracing::debug!(
+                        status = status.as_u16(),
+                        bytes = body.len(),
+                        "source response"
+                    );
                     Ok(body)
                 }
                 Some(message) => {
-                    metrics::counter!("source_rate_limited_total", "source" => self.source).increment(1);
+                    metrics::counter!("source_rate_limited_total", "source" => self.source)
+                        .increment(1);
                     Err(Err(Retry {
                         reason: "rate_limited",
                         wait: self.backoff_for(attempt),
-                        error: http_error(format!("rate limited (reported in a {status} body): {message}")),
+                        error: http_error(format!(
+                            "rate limited (reported in a {status} body): {message}"
+                        )),
                     }))
                 }
             };
@@ -193,7 +218,11 @@ impl HttpExecutor {
                 )),
             }));
         }
-        let reason = if rate_limited { "rate_limited" } else { "server_error" };
+        let reason = if rate_limited {
+            "rate_limited"
+        } else {
+            "server_error"
+        };
         Err(Err(Retry {
             reason,
             wait: asked.unwrap_or_else(|| self.backoff_for(attempt)),
@@ -211,7 +240,11 @@ impl HttpExecutor {
 
     /// Backoff after failed attempt number `attempt` when the server gave no wait.
     fn backoff_for(&self, attempt: u32) -> Duration {
-        wait::backoff(self.base_backoff, attempt, self.max_retry_wait.min(MAX_BACKOFF))
+        wait::backoff(
+            self.base_backoff,
+            attempt,
+            self.max_retry_wait.min(MAX_BACKOFF),
+        )
     }
 }
 

@@ -14,8 +14,17 @@ const EPOCH_THRESHOLD: u64 = 1_000_000_000;
 
 /// The wait the server asks for, if any: `Retry-After` (seconds or HTTP date);
 /// for a 429 also `X-RateLimit-Reset` (seconds or Unix time).
-pub(crate) fn server_wait(headers: &HeaderMap, rate_limited: bool, now: DateTime<Utc>) -> Option<Duration> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+pub(crate) fn server_wait(
+    headers: &HeaderMap,
+    rate_limited: bool,
+    now: DateTime<Utc>,
+) -> Option<Duration> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     if let Some(value) = header("retry-after") {
         if let Ok(secs) = value.parse::<u64>() {
             return Some(Duration::from_secs(secs));
@@ -30,15 +39,16 @@ pub(crate) fn server_wait(headers: &HeaderMap, rate_limited: bool, now: DateTime
             return Some(until(at, now));
         }
     }
-    if rate_limited && let Some(value) = header("x-ratelimit-reset") {
-        if let Ok(n) = value.parse::<u64>() {
-            return Some(if n > EPOCH_THRESHOLD {
-                let at = DateTime::from_timestamp(n.min(i64::MAX as u64) as i64, 0).unwrap_or(now);
-                until(at, now)
-            } else {
-                Duration::from_secs(n)
-            });
-        }
+    if rate_limited
+        && let Some(value) = header("x-ratelimit-reset")
+        && let Ok(n) = value.parse::<u64>()
+    {
+        return Some(if n > EPOCH_THRESHOLD {
+            let at = DateTime::from_timestamp(n.min(i64::MAX as u64) as i64, 0).unwrap_or(now);
+            until(at, now)
+        } else {
+            Duration::from_secs(n)
+        });
     }
     None
 }
@@ -50,7 +60,9 @@ fn parse_http_date(value: &str) -> Option<DateTime<Utc>> {
         return Some(at.with_timezone(&Utc));
     }
     let rest = value.split_once(',').map_or(value, |(_, rest)| rest).trim();
-    chrono::NaiveDateTime::parse_from_str(rest, "%d %b %Y %H:%M:%S GMT").ok().map(|t| t.and_utc())
+    chrono::NaiveDateTime::parse_from_str(rest, "%d %b %Y %H:%M:%S GMT")
+        .ok()
+        .map(|t| t.and_utc())
 }
 
 fn until(at: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
@@ -80,20 +92,40 @@ mod tests {
 
     #[test]
     fn retry_after_seconds_and_dates() {
-        let now = DateTime::parse_from_rfc3339("2026-11-29T10:00:00Z").unwrap().with_timezone(&Utc);
-        assert_eq!(server_wait(&headers(&[("retry-after", "7")]), false, now), Some(Duration::from_secs(7)));
+        let now = DateTime::parse_from_rfc3339("2026-11-29T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(
-            server_wait(&headers(&[("retry-after", "Sun, 29 Nov 2026 10:01:00 GMT")]), false, now),
+            server_wait(&headers(&[("retry-after", "7")]), false, now),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            server_wait(
+                &headers(&[("retry-after", "Sun, 29 Nov 2026 10:01:00 GMT")]),
+                false,
+                now
+            ),
             Some(Duration::from_secs(60))
         );
         assert_eq!(
-            server_wait(&headers(&[("retry-after", "Sun, 29 Nov 2026 09:00:00 GMT")]), false, now),
+            server_wait(
+                &headers(&[("retry-after", "Sun, 29 Nov 2026 09:00:00 GMT")]),
+                false,
+                now
+            ),
             Some(Duration::ZERO)
         );
-        assert_eq!(server_wait(&headers(&[("retry-after", "soon")]), false, now), None);
+        assert_eq!(
+            server_wait(&headers(&[("retry-after", "soon")]), false, now),
+            None
+        );
         // Wrong weekday (29 Nov 2026 is a Sunday): the date still counts.
         assert_eq!(
-            server_wait(&headers(&[("retry-after", "Mon, 29 Nov 2026 10:00:30 GMT")]), false, now),
+            server_wait(
+                &headers(&[("retry-after", "Mon, 29 Nov 2026 10:00:30 GMT")]),
+                false,
+                now
+            ),
             Some(Duration::from_secs(30))
         );
     }
@@ -105,14 +137,24 @@ mod tests {
         assert_eq!(server_wait(&h, true, now), Some(Duration::from_secs(64147)));
         assert_eq!(server_wait(&h, false, now), None);
         let epoch = headers(&[("x-ratelimit-reset", "1800000030")]);
-        assert_eq!(server_wait(&epoch, true, now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            server_wait(&epoch, true, now),
+            Some(Duration::from_secs(30))
+        );
     }
 
     #[test]
     fn backoff_stays_under_its_ceiling() {
         for attempt in 1..10 {
-            let d = backoff(Duration::from_millis(10), attempt, Duration::from_millis(500));
-            assert!(d <= Duration::from_millis(10 * 2u64.pow(attempt - 1)).min(Duration::from_millis(500)));
+            let d = backoff(
+                Duration::from_millis(10),
+                attempt,
+                Duration::from_millis(500),
+            );
+            assert!(
+                d <= Duration::from_millis(10 * 2u64.pow(attempt - 1))
+                    .min(Duration::from_millis(500))
+            );
         }
     }
 }

@@ -23,6 +23,7 @@ const SELECT: &str = "id,doi,title,display_name,publication_year,publication_dat
 /// `null` once OpenAlex reported no further page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenAlexCheckpoint {
+    /// `cursor=` of the next page.
     pub cursor: Option<String>,
     /// Records handed out so far, so `max_results` holds across a resume.
     pub fetched: u64,
@@ -51,7 +52,13 @@ impl OpenAlexClient {
         })
     }
 
-    fn request_url(&self, spec: &RunSpec, filters: &RunFilters, cursor: &str, per_page: u64) -> Url {
+    fn request_url(
+        &self,
+        spec: &RunSpec,
+        filters: &RunFilters,
+        cursor: &str,
+        per_page: u64,
+    ) -> Url {
         let mut url = self.works_url.clone();
         {
             let mut q = url.query_pairs_mut();
@@ -98,15 +105,30 @@ impl SourceClient for OpenAlexClient {
         SOURCE
     }
 
-    async fn fetch_page(&self, spec: &RunSpec, checkpoint: Option<&serde_json::Value>) -> Result<Page, SourceError> {
+    async fn fetch_page(
+        &self,
+        spec: &RunSpec,
+        checkpoint: Option<&serde_json::Value>,
+    ) -> Result<Page, SourceError> {
         let filters = RunFilters::from_value(SOURCE, &spec.filters)?;
-        let state = read_checkpoint::<OpenAlexCheckpoint>(SOURCE, checkpoint)?
-            .unwrap_or(OpenAlexCheckpoint { cursor: Some("*".into()), fetched: 0 });
+        let state = read_checkpoint::<OpenAlexCheckpoint>(SOURCE, checkpoint)?.unwrap_or(
+            OpenAlexCheckpoint {
+                cursor: Some("*".into()),
+                fetched: 0,
+            },
+        );
         let max = u64::from(spec.max_results);
         let cursor = match state.cursor.as_deref().filter(|c| !c.is_empty()) {
             Some(cursor) if state.fetched < max => cursor.to_string(),
             // Already finished: a resumed run that had reached its end.
-            _ => return Ok(Page { papers: Vec::new(), checkpoint: json!(state), done: true, source_total: None }),
+            _ => {
+                return Ok(Page {
+                    papers: Vec::new(),
+                    checkpoint: json!(state),
+                    done: true,
+                    source_total: None,
+                });
+            }
         };
         let remaining = max - state.fetched;
         // Ask only for what is still wanted; the cursor marks a position, not a
@@ -114,13 +136,22 @@ impl SourceClient for OpenAlexClient {
         let per_page = remaining.min(u64::from(self.page_size));
         let url = self.request_url(spec, &filters, &cursor, per_page);
         let body = self.http.get(&url).await?;
-        let page = parse_works_page(&body).map_err(|e| e.into_source_error(SOURCE, self.http.display_url(&url)))?;
+        let page = parse_works_page(&body)
+            .map_err(|e| e.into_source_error(SOURCE, self.http.display_url(&url)))?;
         let mut papers = page.papers;
         papers.truncate(usize::try_from(remaining).unwrap_or(usize::MAX));
         let fetched = state.fetched + papers.len() as u64;
         let done = page.next_cursor.is_none() || papers.is_empty() || fetched >= max;
-        let checkpoint = OpenAlexCheckpoint { cursor: page.next_cursor, fetched };
+        let checkpoint = OpenAlexCheckpoint {
+            cursor: page.next_cursor,
+            fetched,
+        };
         tracing::debug!(source = SOURCE, fetched, done, "page fetched");
-        Ok(Page { papers, checkpoint: json!(checkpoint), done, source_total: page.count })
+        Ok(Page {
+            papers,
+            checkpoint: json!(checkpoint),
+            done,
+            source_total: page.count,
+        })
     }
 }

@@ -24,6 +24,7 @@ pub struct WorksPage {
     pub count: Option<u64>,
     /// `meta.next_cursor`: `None` when there is no further page.
     pub next_cursor: Option<String>,
+    /// The works, normalised.
     pub papers: Vec<Paper>,
 }
 
@@ -40,8 +41,16 @@ pub fn parse_works_page(body: &[u8]) -> Result<WorksPage, ParseError> {
     let meta = raw.meta.unwrap_or_default();
     Ok(WorksPage {
         count: meta.count,
-        next_cursor: meta.next_cursor.map(Cow::into_owned).filter(|c| !c.is_empty()),
-        papers: raw.results.unwrap_or_default().into_iter().map(RawWork::into_paper).collect(),
+        next_cursor: meta
+            .next_cursor
+            .map(Cow::into_owned)
+            .filter(|c| !c.is_empty()),
+        papers: raw
+            .results
+            .unwrap_or_default()
+            .into_iter()
+            .map(RawWork::into_paper)
+            .collect(),
     })
 }
 
@@ -70,7 +79,11 @@ struct RawPage<'a> {
 
 impl RawPage<'_> {
     fn error_message(&self) -> Option<String> {
-        let parts: Vec<&str> = [&self.error, &self.message].into_iter().flatten().map(|s| s.as_ref()).collect();
+        let parts: Vec<&str> = [&self.error, &self.message]
+            .into_iter()
+            .flatten()
+            .map(|s| s.as_ref())
+            .collect();
         (!parts.is_empty()).then(|| parts.join(": "))
     }
 }
@@ -165,8 +178,13 @@ struct HostVenue<'a> {
 }
 
 /// `abstract_inverted_index` read straight into (position, word) pairs, without
-/// building the word → positions map serde would otherwise allocate.
-struct InvertedIndex<'a>(Vec<(u32, Cow<'a, str>)>);
+/// building the word → positions map (and a vector per word) serde would
+/// otherwise allocate.
+struct InvertedIndex<'a> {
+    words: Vec<Cow<'a, str>>,
+    /// (position, index into `words`): no word is copied per position.
+    pairs: Vec<(u32, u32)>,
+}
 
 impl<'de: 'a, 'a> Deserialize<'de> for InvertedIndex<'a> {
     fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -177,36 +195,89 @@ impl<'de: 'a, 'a> Deserialize<'de> for InvertedIndex<'a> {
                 f.write_str("a map of word to positions")
             }
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-                let mut pairs = Vec::with_capacity(256);
+                let mut index = InvertedIndex {
+                    words: Vec::with_capacity(256),
+                    pairs: Vec::with_capacity(512),
+                };
                 while let Some(word) = map.next_key::<Cow<'de, str>>()? {
-                    let positions: Vec<u32> = map.next_value()?;
-                    for position in positions {
-                        pairs.push((position, word.clone()));
-                    }
+                    let id = u32::try_from(index.words.len()).map_err(de::Error::custom)?;
+                    index.words.push(word);
+                    map.next_value_seed(Positions {
+                        id,
+                        pairs: &mut index.pairs,
+                    })?;
                 }
-                Ok(InvertedIndex(pairs))
+                Ok(index)
             }
         }
         deserializer.deserialize_map(IndexVisitor(std::marker::PhantomData))
     }
 }
 
+/// One word's position list, appended to the shared pair list as it is read.
+struct Positions<'p> {
+    id: u32,
+    pairs: &'p mut Vec<(u32, u32)>,
+}
+
+impl<'de> de::DeserializeSeed<'de> for Positions<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Positions<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of word positions")
+    }
+    fn visit_seq<S: de::SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
+        while let Some(position) = seq.next_element::<u32>()? {
+            self.pairs.push((position, self.id));
+        }
+        Ok(())
+    }
+}
+
 impl InvertedIndex<'_> {
     /// Words in position order, joined by single spaces.
-    fn rebuild(mut self) -> Option<String> {
-        self.0.sort_unstable_by_key(|(position, _)| *position);
-        let len = self.0.iter().map(|(_, w)| w.len() + 1).sum();
+    fn rebuild(self) -> Option<String> {
+        let InvertedIndex { words, pairs } = self;
+        let word = |id: u32| words.get(id as usize).map_or("", |w| w.as_ref());
+        let len: usize = pairs.iter().map(|(_, id)| word(*id).len() + 1).sum();
         let mut text = String::with_capacity(len);
-        for (_, word) in &self.0 {
-            if word.trim().is_empty() {
-                continue;
+        let mut push = |word: &str| {
+            let word = trim_word(word);
+            if !word.is_empty() {
+                if !text.is_empty() {
+                    text.push(' ');
+                }
+                text.push_str(word);
             }
-            if !text.is_empty() {
-                text.push(' ');
+        };
+        let max = pairs.iter().map(|(p, _)| *p as usize).max().unwrap_or(0);
+        if max < pairs.len().saturating_mul(2) + 16 {
+            // Positions are (nearly) dense: place each word in its slot, O(n).
+            let mut slots: Vec<Option<u32>> = vec![None; max + 1];
+            for (position, id) in &pairs {
+                slots[*position as usize] = Some(*id);
             }
-            text.push_str(word.trim());
+            slots.into_iter().flatten().for_each(|id| push(word(id)));
+        } else {
+            let mut pairs = pairs;
+            pairs.sort_unstable_by_key(|(position, _)| *position);
+            pairs.iter().for_each(|(_, id)| push(word(*id)));
         }
         (!text.is_empty()).then_some(text)
+    }
+}
+
+/// Trims a word, skipping the Unicode-aware trim for the usual plain word.
+fn trim_word(word: &str) -> &str {
+    match (word.as_bytes().first(), word.as_bytes().last()) {
+        (Some(&a), Some(&b)) if a > b' ' && a < 0x80 && b > b' ' && b < 0x80 => word,
+        _ => word.trim(),
     }
 }
 
@@ -240,16 +311,27 @@ impl RawWork<'_> {
             .and_then(PublicationDate::parse_iso)
             .or_else(|| self.publication_year.and_then(PublicationDate::year));
         Paper {
-            title: opt(&self.title).or_else(|| opt(&self.display_name)).unwrap_or_default(),
-            abstract_text: self.abstract_inverted_index.and_then(InvertedIndex::rebuild),
-            authors: self.authorships.unwrap_or_default().into_iter().filter_map(Authorship::into_author).collect(),
+            title: opt(&self.title)
+                .or_else(|| opt(&self.display_name))
+                .unwrap_or_default(),
+            abstract_text: self
+                .abstract_inverted_index
+                .and_then(InvertedIndex::rebuild),
+            authors: self
+                .authorships
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(Authorship::into_author)
+                .collect(),
             publication_date,
             venue,
             doi,
             external_ids: ExternalIds {
                 openalex: self.id.as_deref().and_then(openalex_id),
                 pmid: ids.and_then(|i| i.pmid.as_deref()).and_then(normalize_pmid),
-                pmcid: ids.and_then(|i| i.pmcid.as_deref()).and_then(normalize_pmcid),
+                pmcid: ids
+                    .and_then(|i| i.pmcid.as_deref())
+                    .and_then(normalize_pmcid),
                 ..ExternalIds::default()
             },
             url,
@@ -267,7 +349,11 @@ impl Authorship<'_> {
             .or_else(|| opt(&self.raw_author_name))?;
         Some(Author {
             name,
-            orcid: self.author.as_ref().and_then(|a| a.orcid.as_deref()).and_then(normalize_orcid),
+            orcid: self
+                .author
+                .as_ref()
+                .and_then(|a| a.orcid.as_deref())
+                .and_then(normalize_orcid),
             affiliations: self
                 .institutions
                 .unwrap_or_default()
@@ -281,6 +367,7 @@ impl Authorship<'_> {
 /// `https://openalex.org/W2741809807` → `W2741809807`.
 pub(crate) fn openalex_id(raw: &str) -> Option<String> {
     let id = raw.trim().trim_end_matches('/').rsplit('/').next()?;
-    let valid = id.len() > 1 && id.starts_with(['W', 'w']) && id[1..].bytes().all(|b| b.is_ascii_digit());
+    let valid =
+        id.len() > 1 && id.starts_with(['W', 'w']) && id[1..].bytes().all(|b| b.is_ascii_digit());
     valid.then(|| id.to_ascii_uppercase())
 }

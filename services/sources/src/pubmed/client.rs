@@ -30,8 +30,11 @@ pub const PUBMED_WINDOW: u64 = 9_999;
 /// `retstart` is also the number of records consumed so far.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PubmedCheckpoint {
+    /// History server session (`WebEnv`).
     pub webenv: String,
+    /// The query's key in that session.
     pub query_key: String,
+    /// Offset of the next EFetch page.
     pub retstart: u64,
     /// PubMed's count for the query at ESearch time.
     pub count: u64,
@@ -52,7 +55,9 @@ pub struct PubmedClient {
 fn rate_limit_in_body(body: &[u8]) -> Option<String> {
     let head = &body[..body.len().min(512)];
     let text = String::from_utf8_lossy(head);
-    text.to_ascii_lowercase().contains("rate limit exceeded").then(|| text.trim().to_string())
+    text.to_ascii_lowercase()
+        .contains("rate limit exceeded")
+        .then(|| text.trim().to_string())
 }
 
 impl PubmedClient {
@@ -60,7 +65,13 @@ impl PubmedClient {
     pub fn new(cfg: SourceConfig, pacer: Arc<dyn RequestPacer>) -> Result<Self, ConfigError> {
         cfg.validate(SourceKind::Pubmed)?;
         Ok(PubmedClient {
-            http: HttpExecutor::new(SOURCE, &cfg, pacer, HeaderMap::new(), Some(rate_limit_in_body))?,
+            http: HttpExecutor::new(
+                SOURCE,
+                &cfg,
+                pacer,
+                HeaderMap::new(),
+                Some(rate_limit_in_body),
+            )?,
             esearch_url: endpoint(&cfg.base_url, "esearch.fcgi")?,
             efetch_url: endpoint(&cfg.base_url, "efetch.fcgi")?,
             page_size: cfg.page_size,
@@ -81,7 +92,12 @@ impl PubmedClient {
     }
 
     /// Runs the query on the history server: a fresh checkpoint at `retstart`.
-    async fn esearch(&self, spec: &RunSpec, filters: &RunFilters, retstart: u64) -> Result<PubmedCheckpoint, SourceError> {
+    async fn esearch(
+        &self,
+        spec: &RunSpec,
+        filters: &RunFilters,
+        retstart: u64,
+    ) -> Result<PubmedCheckpoint, SourceError> {
         let mut url = self.esearch_url.clone();
         {
             let mut q = url.query_pairs_mut();
@@ -93,7 +109,8 @@ impl PubmedClient {
             if filters.from_date.is_some() || filters.to_date.is_some() {
                 // NCBI needs both ends of a range.
                 let fmt = |d: Option<chrono::NaiveDate>, default: &str| {
-                    d.map(|d| d.format("%Y/%m/%d").to_string()).unwrap_or_else(|| default.to_string())
+                    d.map(|d| d.format("%Y/%m/%d").to_string())
+                        .unwrap_or_else(|| default.to_string())
                 };
                 q.append_pair("datetype", "pdat");
                 q.append_pair("mindate", &fmt(filters.from_date, "1000/01/01"));
@@ -109,7 +126,12 @@ impl PubmedClient {
         }
         let (Some(webenv), Some(query_key)) = (result.web_env, result.query_key) else {
             if result.count == 0 {
-                return Ok(PubmedCheckpoint { webenv: String::new(), query_key: String::new(), retstart, count: 0 });
+                return Ok(PubmedCheckpoint {
+                    webenv: String::new(),
+                    query_key: String::new(),
+                    retstart,
+                    count: 0,
+                });
             }
             return Err(SourceError::Malformed {
                 source_name: SOURCE,
@@ -117,10 +139,19 @@ impl PubmedClient {
                 detail: "ESearch returned no WebEnv/QueryKey for a history search".into(),
             });
         };
-        Ok(PubmedCheckpoint { webenv, query_key, retstart, count: result.count })
+        Ok(PubmedCheckpoint {
+            webenv,
+            query_key,
+            retstart,
+            count: result.count,
+        })
     }
 
-    async fn efetch(&self, state: &PubmedCheckpoint, retmax: u64) -> Result<Vec<Paper>, SourceError> {
+    async fn efetch(
+        &self,
+        state: &PubmedCheckpoint,
+        retmax: u64,
+    ) -> Result<Vec<Paper>, SourceError> {
         let mut url = self.efetch_url.clone();
         {
             let mut q = url.query_pairs_mut();
@@ -158,7 +189,11 @@ impl SourceClient for PubmedClient {
         SOURCE
     }
 
-    async fn fetch_page(&self, spec: &RunSpec, checkpoint: Option<&serde_json::Value>) -> Result<Page, SourceError> {
+    async fn fetch_page(
+        &self,
+        spec: &RunSpec,
+        checkpoint: Option<&serde_json::Value>,
+    ) -> Result<Page, SourceError> {
         let filters = RunFilters::from_value(SOURCE, &spec.filters)?;
         let resumed = read_checkpoint::<PubmedCheckpoint>(SOURCE, checkpoint)?;
         let mut state = match resumed {
@@ -178,7 +213,12 @@ impl SourceClient for PubmedClient {
         };
         let limit = target(state.count, spec.max_results);
         if state.retstart >= limit || state.webenv.is_empty() {
-            return Ok(Page { papers: Vec::new(), checkpoint: json!(state), done: true, source_total: Some(state.count) });
+            return Ok(Page {
+                papers: Vec::new(),
+                checkpoint: json!(state),
+                done: true,
+                source_total: Some(state.count),
+            });
         }
         let retmax = (limit - state.retstart).min(u64::from(self.page_size));
         let mut papers = match self.efetch(&state, retmax).await {
@@ -188,9 +228,15 @@ impl SourceClient for PubmedClient {
                 state = self.esearch(spec, &filters, state.retstart).await?;
                 let limit = target(state.count, spec.max_results);
                 if state.retstart >= limit || state.webenv.is_empty() {
-                    return Ok(Page { papers: Vec::new(), checkpoint: json!(state), done: true, source_total: Some(state.count) });
+                    return Ok(Page {
+                        papers: Vec::new(),
+                        checkpoint: json!(state),
+                        done: true,
+                        source_total: Some(state.count),
+                    });
                 }
-                self.efetch(&state, retmax.min(limit - state.retstart)).await?
+                self.efetch(&state, retmax.min(limit - state.retstart))
+                    .await?
             }
             Err(err) => return Err(err),
         };
@@ -199,6 +245,11 @@ impl SourceClient for PubmedClient {
         // skips (deleted citations) must not make the run ask for them forever.
         state.retstart += retmax;
         let done = state.retstart >= target(state.count, spec.max_results);
-        Ok(Page { papers, checkpoint: json!(state), done, source_total: Some(state.count) })
+        Ok(Page {
+            papers,
+            checkpoint: json!(state),
+            done,
+            source_total: Some(state.count),
+        })
     }
 }

@@ -10,10 +10,11 @@
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
-use crate::xml::{attr, push_reference};
+use super::record::{AuthorDraft, Record, parse_month};
 use crate::ParseError;
-use crate::model::{Author, ExternalIds, Paper, PublicationDate, normalize_doi, normalize_orcid, normalize_pmcid, normalize_pmid};
+use crate::model::{Paper, normalize_orcid};
 use crate::text::{finish_collapsed, non_empty, push_collapsed};
+use crate::xml::{attr, push_reference};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Tag {
@@ -139,37 +140,6 @@ enum Target {
     Error,
 }
 
-#[derive(Default)]
-struct AuthorDraft {
-    last: String,
-    fore: String,
-    collective: String,
-    orcid: Option<String>,
-    affiliations: Vec<String>,
-}
-
-#[derive(Default)]
-struct Record {
-    is_book: bool,
-    pmid: Option<String>,
-    article_title: Option<String>,
-    book_title: Option<String>,
-    journal_title: Option<String>,
-    abstract_parts: Vec<(Option<String>, String)>,
-    authors: Vec<Author>,
-    author: Option<AuthorDraft>,
-    /// Whether the `AuthorList` we are in lists authors (not a book's editors).
-    in_author_list: bool,
-    year: Option<i32>,
-    month: Option<u32>,
-    day: Option<u32>,
-    medline_date: Option<String>,
-    elocation_doi: Option<String>,
-    id_pubmed: Option<String>,
-    id_doi: Option<String>,
-    id_pmc: Option<String>,
-}
-
 struct Capture {
     target: Target,
     /// Stack depth of the captured element; its end closes the capture.
@@ -192,7 +162,9 @@ pub fn parse_efetch(body: &[u8]) -> Result<Vec<Paper>, ParseError> {
     let mut errors = Vec::new();
 
     loop {
-        let event = reader.read_event().map_err(|e| ParseError::xml(e, reader.error_position()))?;
+        let event = reader
+            .read_event()
+            .map_err(|e| ParseError::xml(e, reader.error_position()))?;
         match event {
             Event::Start(e) => {
                 let name = e.local_name();
@@ -206,7 +178,9 @@ pub fn parse_efetch(body: &[u8]) -> Result<Vec<Paper>, ParseError> {
                     root = Some(name.to_string());
                 }
                 if is_skipped(name) {
-                    reader.read_to_end(e.name()).map_err(|e| ParseError::xml(e, reader.error_position()))?;
+                    reader
+                        .read_to_end(e.name())
+                        .map_err(|e| ParseError::xml(e, reader.error_position()))?;
                     continue;
                 }
                 let t = tag(name);
@@ -217,14 +191,18 @@ pub fn parse_efetch(body: &[u8]) -> Result<Vec<Paper>, ParseError> {
                         _ => None,
                     };
                     buf.clear();
-                    capture = Some(Capture { target, depth: stack.len() + 1, attribute });
+                    capture = Some(Capture {
+                        target,
+                        depth: stack.len() + 1,
+                        attribute,
+                    });
                 }
                 stack.push(t);
             }
             Event::End(_) => {
                 if let Some(c) = capture.as_ref().filter(|c| c.depth == stack.len()) {
                     finish_collapsed(&mut buf);
-                    store(c, &mut buf, &mut record, &mut errors);
+                    store(c, &buf, &mut record, &mut errors);
                     capture = None;
                 }
                 let Some(t) = stack.pop() else {
@@ -244,15 +222,22 @@ pub fn parse_efetch(body: &[u8]) -> Result<Vec<Paper>, ParseError> {
     }
 
     if !stack.is_empty() {
-        return Err(ParseError::Malformed(format!("truncated XML: {} element(s) left open", stack.len())));
+        return Err(ParseError::Malformed(format!(
+            "truncated XML: {} element(s) left open",
+            stack.len()
+        )));
     }
     if !errors.is_empty() {
         return Err(ParseError::Api(errors.join("; ")));
     }
     match root.as_deref() {
         Some("PubmedArticleSet") => Ok(papers),
-        Some(other) => Err(ParseError::Malformed(format!("expected <PubmedArticleSet>, found <{other}>"))),
-        None => Err(ParseError::Malformed("no XML element in the EFetch response".into())),
+        Some(other) => Err(ParseError::Malformed(format!(
+            "expected <PubmedArticleSet>, found <{other}>"
+        ))),
+        None => Err(ParseError::Malformed(
+            "no XML element in the EFetch response".into(),
+        )),
     }
 }
 
@@ -263,7 +248,10 @@ fn open(t: Tag, e: &BytesStart<'_>, stack: &[Tag], record: &mut Option<Record>) 
     let grandparent = stack.len().checked_sub(2).map(|i| stack[i]);
     match t {
         Tag::PubmedArticle | Tag::BookArticle => {
-            *record = Some(Record { is_book: t == Tag::BookArticle, ..Record::default() });
+            *record = Some(Record {
+                is_book: t == Tag::BookArticle,
+                ..Record::default()
+            });
             None
         }
         Tag::Error => Some(Target::Error),
@@ -283,17 +271,18 @@ fn open(t: Tag, e: &BytesStart<'_>, stack: &[Tag], record: &mut Option<Record>) 
                     rec.author = Some(AuthorDraft::default());
                     None
                 }
-                (Tag::LastName | Tag::ForeName | Tag::CollectiveName | Tag::Identifier, Tag::Author)
-                    if rec.author.is_some() =>
+                (
+                    Tag::LastName | Tag::ForeName | Tag::CollectiveName | Tag::Identifier,
+                    Tag::Author,
+                ) if rec.author.is_some() => match t {
+                    Tag::LastName => Some(Target::LastName),
+                    Tag::ForeName => Some(Target::ForeName),
+                    Tag::CollectiveName => Some(Target::CollectiveName),
+                    _ => (attr(e, "Source").as_deref() == Some("ORCID")).then_some(Target::Orcid),
+                },
+                (Tag::Affiliation, Tag::AffiliationInfo)
+                    if grandparent == Some(Tag::Author) && rec.author.is_some() =>
                 {
-                    match t {
-                        Tag::LastName => Some(Target::LastName),
-                        Tag::ForeName => Some(Target::ForeName),
-                        Tag::CollectiveName => Some(Target::CollectiveName),
-                        _ => (attr(e, "Source").as_deref() == Some("ORCID")).then_some(Target::Orcid),
-                    }
-                }
-                (Tag::Affiliation, Tag::AffiliationInfo) if grandparent == Some(Tag::Author) && rec.author.is_some() => {
                     Some(Target::Affiliation)
                 }
                 (Tag::Year | Tag::Month | Tag::Day | Tag::MedlineDate, Tag::PubDate)
@@ -306,10 +295,14 @@ fn open(t: Tag, e: &BytesStart<'_>, stack: &[Tag], record: &mut Option<Record>) 
                         _ => Target::MedlineDate,
                     })
                 }
-                (Tag::ELocationId, Tag::Article) if attr(e, "EIdType").as_deref() == Some("doi") => {
+                (Tag::ELocationId, Tag::Article)
+                    if attr(e, "EIdType").as_deref() == Some("doi") =>
+                {
                     Some(Target::ELocationDoi)
                 }
-                (Tag::ArticleId, Tag::ArticleIdList) if grandparent == Some(Tag::PubmedData) => Some(Target::ArticleId),
+                (Tag::ArticleId, Tag::ArticleIdList) if grandparent == Some(Tag::PubmedData) => {
+                    Some(Target::ArticleId)
+                }
                 _ => None,
             }
         }
@@ -317,10 +310,14 @@ fn open(t: Tag, e: &BytesStart<'_>, stack: &[Tag], record: &mut Option<Record>) 
 }
 
 /// Stores a finished captured value into the record.
-fn store(c: &Capture, buf: &mut String, record: &mut Option<Record>, errors: &mut Vec<String>) {
-    let text = std::mem::take(buf);
+fn store(c: &Capture, buf: &str, record: &mut Option<Record>, errors: &mut Vec<String>) {
+    let text = buf.to_string();
     if c.target == Target::Error {
-        errors.push(if text.is_empty() { "EFetch reported an error".into() } else { text });
+        errors.push(if text.is_empty() {
+            "EFetch reported an error".into()
+        } else {
+            text
+        });
         return;
     }
     let Some(rec) = record.as_mut() else { return };
@@ -336,16 +333,25 @@ fn store(c: &Capture, buf: &mut String, record: &mut Option<Record>, errors: &mu
         Target::JournalTitle => set(&mut rec.journal_title, text),
         Target::AbstractText => {
             if !text.is_empty() {
-                rec.abstract_parts.push((c.attribute.as_deref().and_then(non_empty), text));
+                rec.abstract_parts
+                    .push((c.attribute.as_deref().and_then(non_empty), text));
             }
         }
-        Target::LastName | Target::ForeName | Target::CollectiveName | Target::Orcid | Target::Affiliation => {
-            let Some(author) = rec.author.as_mut() else { return };
+        Target::LastName
+        | Target::ForeName
+        | Target::CollectiveName
+        | Target::Orcid
+        | Target::Affiliation => {
+            let Some(author) = rec.author.as_mut() else {
+                return;
+            };
             match c.target {
                 Target::LastName => author.last = text,
                 Target::ForeName => author.fore = text,
                 Target::CollectiveName => author.collective = text,
-                Target::Orcid => author.orcid = author.orcid.take().or_else(|| normalize_orcid(&text)),
+                Target::Orcid => {
+                    author.orcid = author.orcid.take().or_else(|| normalize_orcid(&text))
+                }
                 _ if !text.is_empty() => author.affiliations.push(text),
                 _ => {}
             }
@@ -387,81 +393,5 @@ fn close(t: Tag, stack: &[Tag], record: &mut Option<Record>, papers: &mut Vec<Pa
             }
         }
         _ => {}
-    }
-}
-
-/// `Dec`/`December`/`12`/`06` → month number.
-fn parse_month(raw: &str) -> Option<u32> {
-    if let Ok(n) = raw.parse::<u32>() {
-        return (1..=12).contains(&n).then_some(n);
-    }
-    const NAMES: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
-    let head = raw.get(..3)?;
-    NAMES.iter().position(|m| head.eq_ignore_ascii_case(m)).map(|i| i as u32 + 1)
-}
-
-impl AuthorDraft {
-    fn into_author(self) -> Option<Author> {
-        let name = if !self.collective.is_empty() {
-            self.collective
-        } else {
-            [self.fore.as_str(), self.last.as_str()]
-                .iter()
-                .filter(|p| !p.is_empty())
-                .copied()
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        (!name.is_empty()).then_some(Author { name, orcid: self.orcid, affiliations: self.affiliations })
-    }
-}
-
-impl Record {
-    fn into_paper(self) -> Paper {
-        let pmid = self.pmid.as_deref().or(self.id_pubmed.as_deref()).and_then(normalize_pmid);
-        let doi = self
-            .id_doi
-            .as_deref()
-            .and_then(normalize_doi)
-            .or_else(|| self.elocation_doi.as_deref().and_then(normalize_doi));
-        let publication_date = match self.medline_date {
-            Some(text) => Some(PublicationDate { value: text, precision: crate::DatePrecision::Text }),
-            None => self.year.and_then(|y| PublicationDate::from_parts(y, self.month, self.day)),
-        };
-        let abstract_text = (!self.abstract_parts.is_empty()).then(|| {
-            self.abstract_parts
-                .into_iter()
-                .map(|(label, text)| match label {
-                    Some(label) => format!("{label}: {text}"),
-                    None => text,
-                })
-                .collect::<Vec<_>>()
-                .join("\n\n")
-        });
-        // A book chapter is titled by its ArticleTitle and published in the book;
-        // a whole book has only its BookTitle.
-        let (title, venue) = if self.is_book {
-            match self.article_title {
-                Some(chapter) => (chapter, self.book_title),
-                None => (self.book_title.unwrap_or_default(), None),
-            }
-        } else {
-            (self.article_title.unwrap_or_default(), self.journal_title)
-        };
-        Paper {
-            title,
-            abstract_text,
-            authors: self.authors,
-            publication_date,
-            venue,
-            doi,
-            external_ids: ExternalIds {
-                pmid: pmid.clone(),
-                pmcid: self.id_pmc.as_deref().and_then(normalize_pmcid),
-                ..ExternalIds::default()
-            },
-            url: pmid.map(|p| format!("https://pubmed.ncbi.nlm.nih.gov/{p}/")),
-            citation_count: None,
-        }
     }
 }

@@ -4,19 +4,22 @@ use quick_xml::Reader;
 use quick_xml::events::Event;
 use serde::Deserialize;
 
-use crate::xml::push_reference;
 use crate::ParseError;
 use crate::text::{finish_collapsed, push_collapsed};
+use crate::xml::push_reference;
 
 /// What ESearch says about a query.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EsearchResult {
     /// Number of records matching the query.
     pub count: u64,
+    /// `RetMax` echoed back.
     pub retmax: u64,
+    /// `RetStart` echoed back.
     pub retstart: u64,
     /// History server handle (`usehistory=y`).
     pub query_key: Option<String>,
+    /// History server session (`WebEnv`).
     pub web_env: Option<String>,
     /// PMIDs of this slice (empty with `retmax=0`).
     pub ids: Vec<String>,
@@ -78,13 +81,18 @@ fn parse_xml(body: &[u8]) -> Result<(EsearchResult, bool), ParseError> {
     let mut buf = String::new();
     let mut saw_root = false;
     loop {
-        match reader.read_event().map_err(|e| ParseError::xml(e, reader.error_position()))? {
+        match reader
+            .read_event()
+            .map_err(|e| ParseError::xml(e, reader.error_position()))?
+        {
             Event::Start(e) => {
                 let name = e.local_name().as_ref().to_string();
                 if !saw_root {
                     saw_root = true;
                     if name != "eSearchResult" && name != "ERROR" {
-                        return Err(ParseError::Malformed(format!("expected <eSearchResult>, found <{name}>")));
+                        return Err(ParseError::Malformed(format!(
+                            "expected <eSearchResult>, found <{name}>"
+                        )));
                     }
                 }
                 let parent = stack.last().map(String::as_str);
@@ -114,8 +122,11 @@ fn parse_xml(body: &[u8]) -> Result<(EsearchResult, bool), ParseError> {
                     && depth == stack.len()
                 {
                     finish_collapsed(&mut buf);
-                    let text = std::mem::take(&mut buf);
-                    let number = || text.parse::<u64>().map_err(|_| ParseError::Malformed(format!("not a number: `{text}`")));
+                    let text = String::from(buf.as_str());
+                    let number = || {
+                        text.parse::<u64>()
+                            .map_err(|_| ParseError::Malformed(format!("not a number: `{text}`")))
+                    };
                     match field {
                         Field::Count => {
                             result.count = number()?;
@@ -147,7 +158,9 @@ fn parse_xml(body: &[u8]) -> Result<(EsearchResult, bool), ParseError> {
         return Err(ParseError::Malformed("truncated ESearch XML".into()));
     }
     if !saw_root {
-        return Err(ParseError::Malformed("no XML element in the ESearch response".into()));
+        return Err(ParseError::Malformed(
+            "no XML element in the ESearch response".into(),
+        ));
     }
     result.window_exceeded = result.errors.iter().any(|e| is_window_message(e));
     Ok((result, has_count))
@@ -198,7 +211,10 @@ fn parse_json(body: &[u8]) -> Result<(EsearchResult, bool), ParseError> {
     };
     let number = |s: &Option<String>| -> Result<Option<u64>, ParseError> {
         s.as_deref()
-            .map(|v| v.parse().map_err(|_| ParseError::Malformed(format!("not a number: `{v}`"))))
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| ParseError::Malformed(format!("not a number: `{v}`")))
+            })
             .transpose()
     };
     let count = number(&r.count)?;
@@ -212,8 +228,16 @@ fn parse_json(body: &[u8]) -> Result<(EsearchResult, bool), ParseError> {
         query_key: r.querykey,
         web_env: r.webenv,
         ids: r.idlist,
-        not_found: errorlist.phrasesnotfound.into_iter().chain(errorlist.fieldsnotfound).collect(),
-        warnings: warninglist.outputmessages.into_iter().chain(warninglist.phrasesignored).collect(),
+        not_found: errorlist
+            .phrasesnotfound
+            .into_iter()
+            .chain(errorlist.fieldsnotfound)
+            .collect(),
+        warnings: warninglist
+            .outputmessages
+            .into_iter()
+            .chain(warninglist.phrasesignored)
+            .collect(),
         window_exceeded: errors.iter().any(|e| is_window_message(e)),
         errors,
     };

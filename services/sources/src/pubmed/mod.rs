@@ -4,6 +4,7 @@
 mod client;
 mod efetch;
 mod esearch;
+mod record;
 
 pub use client::{PUBMED_WINDOW, PubmedCheckpoint, PubmedClient};
 pub use efetch::parse_efetch;

@@ -19,9 +19,10 @@ const SOURCE: &str = "semantic_scholar";
 const FIELDS: &str = "paperId,externalIds,title,abstract,authors,year,publicationDate,venue,journal,url,citationCount";
 
 /// Where a Semantic Scholar run continues: `{"token": "…", "fetched": n}`;
-/// `token` is `null` before the first page and after the last.
+/// `token` is `null` once the last page was handed out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SemanticScholarCheckpoint {
+    /// Bulk search continuation token of the next page.
     pub token: Option<String>,
     /// Records handed out so far, so `max_results` holds across a resume.
     pub fetched: u64,
@@ -39,7 +40,10 @@ impl SemanticScholarClient {
         cfg.validate(SourceKind::SemanticScholar)?;
         let mut headers = HeaderMap::new();
         if let Some(key) = &cfg.api_key {
-            headers.insert(HeaderName::from_static("x-api-key"), HttpExecutor::secret_header(key)?);
+            headers.insert(
+                HeaderName::from_static("x-api-key"),
+                HttpExecutor::secret_header(key)?,
+            );
         }
         Ok(SemanticScholarClient {
             http: HttpExecutor::new(SOURCE, &cfg, pacer, headers, None)?,
@@ -57,8 +61,12 @@ impl SemanticScholarClient {
                 q.append_pair("token", token);
             }
             if filters.from_date.is_some() || filters.to_date.is_some() {
-                let end = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
-                q.append_pair("publicationDateOrYear", &format!("{}:{}", end(filters.from_date), end(filters.to_date)));
+                let end =
+                    |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+                q.append_pair(
+                    "publicationDateOrYear",
+                    &format!("{}:{}", end(filters.from_date), end(filters.to_date)),
+                );
             }
             if let Some(fields) = filters.fields_of_study.as_ref().filter(|f| !f.is_empty()) {
                 q.append_pair("fieldsOfStudy", &fields.join(","));
@@ -81,7 +89,11 @@ impl SourceClient for SemanticScholarClient {
         SOURCE
     }
 
-    async fn fetch_page(&self, spec: &RunSpec, checkpoint: Option<&serde_json::Value>) -> Result<Page, SourceError> {
+    async fn fetch_page(
+        &self,
+        spec: &RunSpec,
+        checkpoint: Option<&serde_json::Value>,
+    ) -> Result<Page, SourceError> {
         let filters = RunFilters::from_value(SOURCE, &spec.filters)?;
         let resumed = read_checkpoint::<SemanticScholarCheckpoint>(SOURCE, checkpoint)?;
         let max = u64::from(spec.max_results);
@@ -90,20 +102,36 @@ impl SourceClient for SemanticScholarClient {
             Some(state) => match state.token.as_deref().filter(|t| !t.is_empty()) {
                 Some(token) if state.fetched < max => Some(token),
                 // The last page was already handed out.
-                _ => return Ok(Page { papers: Vec::new(), checkpoint: json!(state), done: true, source_total: None }),
+                _ => {
+                    return Ok(Page {
+                        papers: Vec::new(),
+                        checkpoint: json!(state),
+                        done: true,
+                        source_total: None,
+                    });
+                }
             },
         };
         let fetched_before = resumed.as_ref().map_or(0, |s| s.fetched);
         let url = self.request_url(spec, &filters, token);
         let body = self.http.get(&url).await?;
-        let page = parse_search(&body).map_err(|e| e.into_source_error(SOURCE, self.http.display_url(&url)))?;
+        let page = parse_search(&body)
+            .map_err(|e| e.into_source_error(SOURCE, self.http.display_url(&url)))?;
         let remaining = max.saturating_sub(fetched_before);
         let mut papers = page.papers;
         // Bulk search has no page size: each call returns up to 1,000 papers.
         papers.truncate(usize::try_from(remaining).unwrap_or(usize::MAX));
         let fetched = fetched_before + papers.len() as u64;
         let done = page.token.is_none() || papers.is_empty() || fetched >= max;
-        let checkpoint = SemanticScholarCheckpoint { token: page.token, fetched };
-        Ok(Page { papers, checkpoint: json!(checkpoint), done, source_total: page.total })
+        let checkpoint = SemanticScholarCheckpoint {
+            token: page.token,
+            fetched,
+        };
+        Ok(Page {
+            papers,
+            checkpoint: json!(checkpoint),
+            done,
+            source_total: page.total,
+        })
     }
 }

@@ -7,13 +7,17 @@ use serde::Deserialize;
 use serde::de::{self, Visitor};
 
 use crate::ParseError;
-use crate::model::{Author, ExternalIds, Paper, PublicationDate, normalize_arxiv_id, normalize_doi, normalize_pmcid, normalize_pmid};
+use crate::model::{
+    Author, ExternalIds, Paper, PublicationDate, normalize_arxiv_id, normalize_doi,
+    normalize_pmcid, normalize_pmid,
+};
 use crate::text::non_empty;
 
 /// One page of `/paper/search/bulk` (`{"total", "token", "data"}`) or of
 /// `/paper/search` (`{"total", "offset", "next", "data"}`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchPage {
+    /// Papers matching the query.
     pub total: Option<u64>,
     /// Bulk continuation token; `None` on the last page.
     pub token: Option<String>,
@@ -28,7 +32,11 @@ pub struct SearchPage {
 pub fn parse_search(body: &[u8]) -> Result<SearchPage, ParseError> {
     let raw: RawPage = serde_json::from_slice(body).map_err(ParseError::json)?;
     if raw.data.is_none() && raw.total.is_none() {
-        let message = [raw.error.as_deref(), raw.message.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(": ");
+        let message = [raw.error.as_deref(), raw.message.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(": ");
         return Err(if message.is_empty() {
             ParseError::Malformed("neither `total` nor `data` in the search response".into())
         } else {
@@ -39,7 +47,12 @@ pub fn parse_search(body: &[u8]) -> Result<SearchPage, ParseError> {
         total: raw.total,
         token: raw.token.map(Cow::into_owned).filter(|t| !t.is_empty()),
         next: raw.next,
-        papers: raw.data.unwrap_or_default().into_iter().map(RawPaper::into_paper).collect(),
+        papers: raw
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(RawPaper::into_paper)
+            .collect(),
     })
 }
 
@@ -152,7 +165,10 @@ fn any_text<'de, D: de::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Er
             d.deserialize_any(self)
         }
         fn visit_map<M: de::MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-            while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+            while map
+                .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                .is_some()
+            {}
             Ok(None)
         }
         fn visit_seq<S: de::SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
@@ -186,15 +202,22 @@ impl RawPaper<'_> {
                 .unwrap_or_default()
                 .iter()
                 .filter_map(|a| opt(&a.name))
-                .map(|name| Author { name, ..Author::default() })
+                .map(|name| Author {
+                    name,
+                    ..Author::default()
+                })
                 .collect(),
             publication_date,
             venue,
             doi: ids.and_then(|i| i.doi.as_deref()).and_then(normalize_doi),
             external_ids: ExternalIds {
-                pmid: ids.and_then(|i| i.pubmed.as_deref()).and_then(normalize_pmid),
+                pmid: ids
+                    .and_then(|i| i.pubmed.as_deref())
+                    .and_then(normalize_pmid),
                 pmcid: ids.and_then(|i| i.pmc.as_deref()).and_then(normalize_pmcid),
-                arxiv: ids.and_then(|i| i.arxiv.as_deref()).and_then(normalize_arxiv_id),
+                arxiv: ids
+                    .and_then(|i| i.arxiv.as_deref())
+                    .and_then(normalize_arxiv_id),
                 s2: opt(&self.paper_id),
                 ..ExternalIds::default()
             },

@@ -27,7 +27,11 @@ pub fn client(source: &str, cfg: SourceConfig) -> Box<dyn SourceClient> {
 }
 
 pub fn spec(query: &str, max_results: u32, filters: Value) -> RunSpec {
-    RunSpec { query: query.to_string(), max_results, filters }
+    RunSpec {
+        query: query.to_string(),
+        max_results,
+        filters,
+    }
 }
 
 pub fn no_filters() -> Value {
@@ -35,7 +39,11 @@ pub fn no_filters() -> Value {
 }
 
 /// Fetches pages, feeding each checkpoint back, until `done` (at most 50 pages).
-pub async fn run_to_end(client: &dyn SourceClient, spec: &RunSpec, start: Option<Value>) -> Result<Vec<Page>, SourceError> {
+pub async fn run_to_end(
+    client: &dyn SourceClient,
+    spec: &RunSpec,
+    start: Option<Value>,
+) -> Result<Vec<Page>, SourceError> {
     let mut pages = Vec::new();
     let mut checkpoint = start;
     for _ in 0..50 {

@@ -4,9 +4,7 @@ use std::path::PathBuf;
 
 /// The project's copy of the recorded responses (see `fixtures/PROVENANCE.md`).
 pub fn fixtures_dir() -> PathBuf {
-    let project = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures"));
-    // TEMPORARY until the project copy lands: fall back to the shared folder.
-    if project.join("openalex").is_dir() { project } else { PathBuf::from("/work/shared/fixtures") }
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures"))
 }
 
 /// The bytes of `fixtures/<rel>`.

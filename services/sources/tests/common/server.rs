@@ -37,10 +37,18 @@ pub struct Reply {
 
 impl Reply {
     pub fn ok(body: impl Into<Vec<u8>>) -> Self {
-        Reply { status: 200, headers: Vec::new(), body: body.into(), delay: Duration::ZERO }
+        Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: body.into(),
+            delay: Duration::ZERO,
+        }
     }
     pub fn status(status: u16, body: impl Into<Vec<u8>>) -> Self {
-        Reply { status, ..Reply::ok(body) }
+        Reply {
+            status,
+            ..Reply::ok(body)
+        }
     }
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_string(), value.to_string()));
@@ -71,14 +79,20 @@ impl ScriptedServer {
     /// `index`-th request (0-based).
     pub async fn start(script: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static) -> Self {
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let shared = Shared { script: Arc::new(script), seen: seen.clone() };
+        let shared = Shared {
+            script: Arc::new(script),
+            seen: seen.clone(),
+        };
         let app = axum::Router::new().fallback(answer).with_state(shared);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        ScriptedServer { base_url: format!("http://{addr}"), seen }
+        ScriptedServer {
+            base_url: format!("http://{addr}"),
+            seen,
+        }
     }
 
     /// Every request received so far.
@@ -90,8 +104,16 @@ impl ScriptedServer {
 async fn answer(State(shared): State<Shared>, request: Request<Body>) -> Response {
     let uri = request.uri().clone();
     let raw_query = uri.query().unwrap_or_default().to_string();
-    let params = url::form_urlencoded::parse(raw_query.as_bytes()).into_owned().collect();
-    let seen = Seen { path: uri.path().to_string(), raw_query, params, headers: request.headers().clone(), at: Instant::now() };
+    let params = url::form_urlencoded::parse(raw_query.as_bytes())
+        .into_owned()
+        .collect();
+    let seen = Seen {
+        path: uri.path().to_string(),
+        raw_query,
+        params,
+        headers: request.headers().clone(),
+        at: Instant::now(),
+    };
     let index = {
         let mut log = shared.seen.lock().unwrap();
         log.push(seen.clone());
