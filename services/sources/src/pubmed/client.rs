@@ -51,13 +51,15 @@ pub struct PubmedClient {
     tool: String,
 }
 
-/// NCBI sometimes reports `API rate limit exceeded` with a 2xx status.
+/// NCBI sometimes reports `{"error":"API rate limit exceeded",…}` with a 2xx
+/// status. Only a small JSON body counts, so an XML answer that merely quotes
+/// those words (a query about rate limits) is not mistaken for one.
 fn rate_limit_in_body(body: &[u8]) -> Option<String> {
-    let head = &body[..body.len().min(512)];
-    let text = String::from_utf8_lossy(head);
-    text.to_ascii_lowercase()
-        .contains("rate limit exceeded")
-        .then(|| text.trim().to_string())
+    let text = std::str::from_utf8(body).ok()?.trim();
+    let looks_like_it = text.len() < 1024
+        && text.starts_with('{')
+        && text.to_ascii_lowercase().contains("rate limit exceeded");
+    looks_like_it.then(|| text.to_string())
 }
 
 impl PubmedClient {
