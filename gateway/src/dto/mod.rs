@@ -2,6 +2,7 @@
 //! translation from and to the gRPC messages.
 
 pub mod paper;
+mod rules;
 pub mod run;
 pub mod start;
 
