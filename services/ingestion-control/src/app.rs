@@ -135,6 +135,12 @@ impl Application {
         if self.seams.run_reconciler {
             self.reconciler().spawn(self.shutdown.clone());
         }
+        crate::dead_letters::DeadLetters {
+            amqp_url: self.config.amqp_url.expose().to_owned(),
+            queue: self.control.publisher.topology().dead_letter_queue(),
+            pool: self.control.pool.clone(),
+        }
+        .spawn(self.shutdown.clone());
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         health_reporter
             .set_serving::<RunServiceServer<RunApi>>()

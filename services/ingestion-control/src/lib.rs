@@ -5,6 +5,7 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod dead_letters;
 pub mod domain;
 pub mod error;
 pub mod grpc;

@@ -52,6 +52,21 @@ impl WatchHub {
             .subscribe()
     }
 
+    /// Records a snapshot a watcher read itself, so an older notification finding the
+    /// same state does not send it again.
+    pub fn seed(&self, run: &RunRecord) {
+        let channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = channels.get(&run.id) {
+            tx.send_if_modified(|current| match current {
+                None => {
+                    *current = Some(Arc::new(run.clone()));
+                    true
+                }
+                Some(_) => false,
+            });
+        }
+    }
+
     fn watched(&self) -> Vec<Uuid> {
         let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
         channels.retain(|_, tx| tx.receiver_count() > 0);
@@ -72,7 +87,14 @@ impl WatchHub {
                 let run = Arc::new(run);
                 let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
                 if let Some(tx) = channels.get(&id) {
-                    tx.send_replace(Some(run.clone()));
+                    // Several notifications can find the same row state: send changes only.
+                    tx.send_if_modified(|current| {
+                        if current.as_deref() == Some(&*run) {
+                            return false;
+                        }
+                        *current = Some(run.clone());
+                        true
+                    });
                     if run.status().is_terminal() {
                         channels.remove(&id);
                     }

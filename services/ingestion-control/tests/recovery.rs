@@ -154,3 +154,60 @@ async fn watch_run_streams_snapshots_until_the_run_ends() {
     assert_eq!(other.code(), tonic::Code::NotFound);
     t.teardown().await;
 }
+
+#[tokio::test]
+async fn a_job_that_keeps_failing_is_dead_lettered_and_its_run_failed_with_the_reason() {
+    use lapin::options::{BasicGetOptions, BasicNackOptions};
+    let t = spawn(Options::default()).await; // delivery limit 3 in the test config
+    let run = t.start(org_a(), Source::Pubmed, "poison").await.unwrap();
+    // A consumer that gives the job back every time, as a crashing fetcher would.
+    let mut returned = 0;
+    for _ in 0..50 {
+        match t
+            .amqp_channel
+            .basic_get(
+                t.queue(Source::Pubmed).as_str().into(),
+                BasicGetOptions::default(),
+            )
+            .await
+            .unwrap()
+        {
+            Some(msg) => {
+                msg.delivery
+                    .acker
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap();
+                returned += 1;
+            }
+            None if returned > 0 => break,
+            None => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    assert!(
+        returned >= 3,
+        "redelivered up to the limit, then dead-lettered ({returned})"
+    );
+    let mut status = t.status_of(&run.id).await;
+    for _ in 0..100 {
+        if status.0 == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        status = t.status_of(&run.id).await;
+    }
+    assert_eq!(status.0, "failed");
+    assert!(
+        status.1.unwrap().contains("dead-lettered"),
+        "the reason is recorded"
+    );
+    assert_eq!(
+        t.queued_messages(Source::Pubmed).await,
+        0,
+        "no hot loop: the job left the queue"
+    );
+    t.teardown().await;
+}

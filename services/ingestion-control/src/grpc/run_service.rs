@@ -68,8 +68,10 @@ impl RunService for RunApi {
             .map_err(ControlError::from)?;
         let id = parse_id(&req.get_ref().id, "run")?;
         // Subscribe first: a change between the first read and the subscription is not lost.
-        let rx = self.watch.subscribe(id);
+        let mut rx = self.watch.subscribe(id);
         let first = self.control.get_run(&principal, id).await?;
+        self.watch.seed(&first);
+        rx.borrow_and_update();
         let org = principal.organization_id;
         let done = first.status().is_terminal();
         let initial = futures::stream::once(async move { Ok(first.to_proto()) });
