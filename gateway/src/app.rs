@@ -129,7 +129,9 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(telemetry::make_span)
-                .on_response(telemetry::on_response),
+                .on_response(telemetry::on_response)
+                // `on_response` already logs 5xx; the default would log them again as ERROR.
+                .on_failure(()),
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

@@ -33,10 +33,10 @@ impl AuthenticatedUser {
         let token =
             bearer_token(value).ok_or(AuthError::InvalidToken("expected a Bearer token"))?;
         let principal = verifier.verify(token)?;
-        let traceparent = headers.get("traceparent").and_then(|v| v.to_str().ok());
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         // A verified JWT is ASCII, so this only fails on a token no verifier accepts.
-        let forwarded =
-            Forwarded::new(token, traceparent).ok_or(AuthError::InvalidToken("malformed token"))?;
+        let forwarded = Forwarded::new(token, header("traceparent"), header("x-request-id"))
+            .ok_or(AuthError::InvalidToken("malformed token"))?;
         Ok(AuthenticatedUser {
             principal,
             forwarded,

@@ -98,25 +98,31 @@ impl ControlClient {
 }
 
 /// What a gateway call carries on behalf of its caller: the caller's bearer token
-/// (ingestion-control verifies it again and scopes to its organisation) and, as a
-/// fallback parent, the caller's `traceparent`.
+/// (ingestion-control verifies it again and scopes to its organisation), as a
+/// fallback parent the caller's `traceparent`, and the request id for log correlation.
 #[derive(Debug, Clone)]
 pub struct Forwarded {
     authorization: AsciiMetadataValue,
     traceparent: Option<AsciiMetadataValue>,
+    request_id: Option<AsciiMetadataValue>,
 }
 
 impl Forwarded {
     /// `token` is the verified raw token; `traceparent` the incoming header, kept
-    /// only when well formed.
-    pub fn new(token: &str, traceparent: Option<&str>) -> Option<Self> {
+    /// only when well formed; `request_id` the `x-request-id`, kept when short and
+    /// visible ASCII.
+    pub fn new(token: &str, traceparent: Option<&str>, request_id: Option<&str>) -> Option<Self> {
         let authorization = format!("Bearer {token}").parse().ok()?;
         let traceparent = traceparent
             .filter(|t| is_traceparent(t))
             .and_then(|t| t.parse().ok());
+        let request_id = request_id
+            .filter(|r| !r.is_empty() && r.len() <= 128 && r.bytes().all(|b| b.is_ascii_graphic()))
+            .and_then(|r| r.parse().ok());
         Some(Forwarded {
             authorization,
             traceparent,
+            request_id,
         })
     }
 
@@ -131,6 +137,9 @@ impl Forwarded {
         metadata.insert("authorization", self.authorization.clone());
         if let Some(tp) = &self.traceparent {
             metadata.insert("traceparent", tp.clone());
+        }
+        if let Some(id) = &self.request_id {
+            metadata.insert("x-request-id", id.clone());
         }
     }
 }
@@ -174,7 +183,7 @@ mod tests {
     #[test]
     fn forwarded_sets_authorization_and_traceparent() {
         let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-        let fwd = Forwarded::new("abc.def.ghi", Some(tp)).expect("ascii token");
+        let fwd = Forwarded::new("abc.def.ghi", Some(tp), Some("req-1")).expect("ascii token");
         let req = fwd.request(());
         assert_eq!(
             req.metadata().get("authorization").map(|v| v.to_str().ok()),
@@ -184,7 +193,12 @@ mod tests {
             req.metadata().get("traceparent").map(|v| v.to_str().ok()),
             Some(Some(tp))
         );
-        let no_tp = Forwarded::new("t", Some("bogus")).expect("ascii token");
+        assert_eq!(
+            req.metadata().get("x-request-id").map(|v| v.to_str().ok()),
+            Some(Some("req-1"))
+        );
+        let no_tp = Forwarded::new("t", Some("bogus"), Some("has space")).expect("ascii token");
         assert!(no_tp.request(()).metadata().get("traceparent").is_none());
+        assert!(no_tp.request(()).metadata().get("x-request-id").is_none());
     }
 }

@@ -46,7 +46,7 @@ fn status(raw: Option<String>) -> Result<i32, ApiError> {
     }
 }
 
-/// The organisation's runs, newest first.
+/// The organisation's runs, newest first. Also served at `/ingestion/runs` (no slash).
 #[utoipa::path(
     get, path = "/ingestion/runs/", tag = "runs",
     params(ListRunsParams),

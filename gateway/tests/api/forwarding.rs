@@ -14,6 +14,7 @@ async fn the_callers_bearer_token_and_traceparent_are_forwarded() {
         .post(app.url("/papers/ingest/openalex/async"))
         .bearer_auth(&t)
         .header("traceparent", TRACEPARENT)
+        .header("x-request-id", "req-abc-123")
         .header("content-type", "application/json")
         .body(r#"{"query": "q"}"#)
         .send()
@@ -28,6 +29,7 @@ async fn the_callers_bearer_token_and_traceparent_are_forwarded() {
     // Without an OpenTelemetry exporter there is no gateway span, so the caller's
     // context goes through as it came (tests/trace_context.rs covers the child span).
     assert_eq!(metadata.get("traceparent").unwrap(), TRACEPARENT);
+    assert_eq!(metadata.get("x-request-id").unwrap(), "req-abc-123");
 }
 
 #[tokio::test]
