@@ -3,6 +3,8 @@
 //! receives that span as its parent. Its own test binary, because it installs a global
 //! tracing subscriber.
 
+#[path = "api/fake_control.rs"]
+mod fake_control;
 #[path = "api/helpers.rs"]
 mod helpers;
 

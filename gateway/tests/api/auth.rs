@@ -1,8 +1,7 @@
 //! Authentication (401) and permissions (403), checked before anything else.
 
-use crate::helpers::{
-    FakeControl, RUN_ID, SECRET, org, problem, spawn_app, spawn_fake_control, start, token,
-};
+use crate::fake_control::{FakeControl, spawn_fake_control};
+use crate::helpers::{RUN_ID, SECRET, org, problem, spawn_app, start, token};
 use base64::Engine as _;
 use gateway::Config;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};

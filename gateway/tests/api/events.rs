@@ -1,8 +1,7 @@
 //! `GET /ingestion/runs/{id}/events`: Server-Sent Events over `WatchRun`.
 
-use crate::helpers::{
-    Fail, RUN_ID, Received, Watch, problem, run, spawn_app, spawn_app_with, token,
-};
+use crate::fake_control::{Fail, Received, Watch, run};
+use crate::helpers::{RUN_ID, problem, spawn_app, spawn_app_with, token};
 use gateway::dto::RunView;
 use ingestion_proto::v1::RunStatus;
 use platform::auth::Role;

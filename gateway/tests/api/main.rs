@@ -3,6 +3,7 @@
 mod auth;
 mod cli;
 mod events;
+mod fake_control;
 mod forwarding;
 mod helpers;
 mod operations;

@@ -1,6 +1,7 @@
 //! Unauthenticated endpoints, fallbacks, request ids, metrics and the OpenAPI document.
 
-use crate::helpers::{FakeControl, hs256_auth, problem, spawn_app, start, token};
+use crate::fake_control::FakeControl;
+use crate::helpers::{hs256_auth, problem, spawn_app, start, token};
 use gateway::Config;
 use platform::auth::Role;
 use serde_json::Value;

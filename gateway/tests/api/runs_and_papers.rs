@@ -1,6 +1,7 @@
 //! Reading runs and papers: parameters in, JSON out.
 
-use crate::helpers::{PAPER_ID, RUN_ID, Received, problem, spawn_app, token};
+use crate::fake_control::Received;
+use crate::helpers::{PAPER_ID, RUN_ID, problem, spawn_app, token};
 use ingestion_proto::v1;
 use platform::auth::Role;
 use serde_json::Value;

@@ -1,6 +1,7 @@
 //! ingestion-control's gRPC status → HTTP problem documents.
 
-use crate::helpers::{Fail, FakeControl, RUN_ID, hs256_auth, problem, spawn_app, start, token};
+use crate::fake_control::{Fail, FakeControl};
+use crate::helpers::{RUN_ID, hs256_auth, problem, spawn_app, start, token};
 use gateway::Config;
 use platform::auth::Role;
 use tonic::Code;

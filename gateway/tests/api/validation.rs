@@ -1,6 +1,7 @@
 //! Start endpoints: what is accepted, what is refused, and with which problem.
 
-use crate::helpers::{Received, problem, spawn_app};
+use crate::fake_control::Received;
+use crate::helpers::{problem, spawn_app};
 use ingestion_proto::v1::{self, run_filters::Filters};
 use serde_json::{Value, json};
 
@@ -348,7 +349,7 @@ async fn a_body_over_64_kib_is_a_413() {
 #[tokio::test]
 async fn the_idempotency_key_is_forwarded_and_a_replay_says_so() {
     let app = spawn_app().await;
-    let mut earlier = crate::helpers::run(crate::helpers::RUN_ID, v1::RunStatus::Running);
+    let mut earlier = crate::fake_control::run(crate::helpers::RUN_ID, v1::RunStatus::Running);
     earlier.source = v1::Source::Arxiv as i32;
     app.fake.script(|s| {
         s.create = Some(Ok(v1::CreateRunResponse {
