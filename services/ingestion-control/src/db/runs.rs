@@ -398,3 +398,14 @@ pub async fn release(pool: &PgPool, lease: &Lease) -> Result<Option<RunRecord>, 
     .fetch_optional(pool)
     .await
 }
+
+/// Age in seconds of the oldest open run per status (`queued`, `running`).
+pub async fn oldest_open_ages(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<(String, f64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT status, extract(epoch FROM ($1 - min(created_at)))::float8
+           FROM ingest_runs WHERE status IN ('queued', 'running') GROUP BY status",
+    )
+    .bind(now)
+    .fetch_all(pool)
+    .await
+}
