@@ -192,6 +192,25 @@ async fn rate_limit_reported_in_a_200_body_is_retried() {
 }
 
 #[tokio::test]
+async fn a_query_about_rate_limits_is_not_a_rate_limit() {
+    let server = ScriptedServer::start(|req, _| match req.path.as_str() {
+        "/esearch.fcgi" => Reply::ok(
+            "<eSearchResult><Count>0</Count><RetMax>0</RetMax><RetStart>0</RetStart><IdList/>\
+             <QueryTranslation>\"rate limit exceeded\"[All Fields]</QueryTranslation></eSearchResult>",
+        ),
+        _ => Reply::status(500, "unexpected"),
+    })
+    .await;
+    let client = client("pubmed", config("pubmed", &server.base_url));
+    let page = client
+        .fetch_page(&spec("\"rate limit exceeded\"", 10, no_filters()), None)
+        .await
+        .unwrap();
+    assert!(page.done);
+    assert_eq!(server.seen().len(), 1, "no retry");
+}
+
+#[tokio::test]
 async fn html_and_truncated_bodies_are_malformed() {
     let server = ScriptedServer::start(|req, _| match req.path.as_str() {
         "/esearch.fcgi" => Reply::ok(esearch(2, "W")),

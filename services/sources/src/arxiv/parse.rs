@@ -107,13 +107,15 @@ pub fn parse_feed(body: &[u8]) -> Result<ArxivFeed, ParseError> {
     let mut buf = String::with_capacity(2048);
     let mut saw_feed = false;
     loop {
-        let (ns, event) = match reader.read_resolved_event() {
-            Ok(resolved) => resolved,
+        // Namespaces are resolved only for opening tags; text and closing tags
+        // (most events) need none, which saves a lookup per event.
+        let event = match reader.read_event() {
+            Ok(event) => event,
             Err(e) => return Err(ParseError::xml(e, reader.error_position())),
         };
         match event {
             Event::Start(e) => {
-                let local = e.local_name();
+                let (ns, local) = reader.resolver().resolve_element(e.name());
                 let t = tag(&ns, local.as_ref());
                 if stack.is_empty() {
                     if t != Tag::Feed || saw_feed {
@@ -137,7 +139,7 @@ pub fn parse_feed(body: &[u8]) -> Result<ArxivFeed, ParseError> {
                 stack.push(t);
             }
             Event::Empty(e) => {
-                let local = e.local_name();
+                let (ns, local) = reader.resolver().resolve_element(e.name());
                 if stack.is_empty() {
                     return Err(ParseError::Malformed(format!(
                         "expected an Atom <feed>, found <{}/>",
