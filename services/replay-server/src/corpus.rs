@@ -1,214 +1,239 @@
-//! The records of each source, cut out of the recorded responses in `fixtures/`:
-//! JSON objects for OpenAlex and Semantic Scholar, verbatim XML fragments for PubMed
-//! and arXiv. Each corpus is deduplicated on source id and DOI, so tests can count.
+//! The records of each source, cut verbatim out of the recorded responses in
+//! `fixtures/` (JSON objects for OpenAlex and Semantic Scholar, XML elements for PubMed
+//! and arXiv) and deduplicated on source id and DOI, so that tests can count.
 
-use serde_json::Value;
-use std::collections::HashSet;
+use crate::template::{Occurrence, Template, Token, occurrences};
+use crate::{arxiv, json_scan, openalex, pubmed, semantic_scholar};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-/// One source's records plus what the server needs to re-wrap them.
-#[derive(Debug, Default)]
-pub struct Corpus {
-    pub openalex: Vec<Value>,
-    pub pubmed: Vec<XmlRecord>,
-    pub arxiv: Vec<XmlRecord>,
-    pub semantic_scholar: Vec<Value>,
-    /// The current-layout `<feed …>` start tag (declares the prefixes entries use).
-    pub arxiv_feed_open: String,
+/// The four replayed sources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Source {
+    /// OpenAlex works.
+    #[serde(rename = "openalex")]
+    OpenAlex,
+    /// PubMed through NCBI E-utilities.
+    #[serde(rename = "pubmed")]
+    PubMed,
+    /// The arXiv export API.
+    #[serde(rename = "arxiv")]
+    Arxiv,
+    /// The Semantic Scholar Graph API (`s2` is accepted too).
+    #[serde(rename = "semantic_scholar", alias = "s2", alias = "semantic-scholar")]
+    SemanticScholar,
 }
 
-/// A verbatim XML record and the identifiers the synthetic mode rewrites.
-#[derive(Debug, Clone)]
-pub struct XmlRecord {
-    pub xml: String,
+impl Source {
+    /// All sources, in a fixed order.
+    pub const ALL: [Source; 4] = [
+        Source::OpenAlex,
+        Source::PubMed,
+        Source::Arxiv,
+        Source::SemanticScholar,
+    ];
+
+    /// The source's name: `openalex`, `pubmed`, `arxiv`, `semantic_scholar`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::OpenAlex => "openalex",
+            Source::PubMed => "pubmed",
+            Source::Arxiv => "arxiv",
+            Source::SemanticScholar => "semantic_scholar",
+        }
+    }
+
+    /// The first path segment the source is served under (`/s2` for Semantic Scholar).
+    pub fn path_segment(self) -> &'static str {
+        match self {
+            Source::SemanticScholar => "s2",
+            other => other.name(),
+        }
+    }
+
+    /// Parses a name or alias (`s2`, `semantic-scholar`, `semanticscholar`), any case.
+    pub fn parse(name: &str) -> Option<Source> {
+        match name.to_ascii_lowercase().as_str() {
+            "openalex" => Some(Source::OpenAlex),
+            "pubmed" | "ncbi" => Some(Source::PubMed),
+            "arxiv" => Some(Source::Arxiv),
+            "semantic_scholar" | "semantic-scholar" | "semanticscholar" | "s2" => {
+                Some(Source::SemanticScholar)
+            }
+            _ => None,
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A record before deduplication, as a source module extracts it.
+pub(crate) struct Candidate {
+    /// Primary id (short form: `W…`, PMID, arXiv id without version, paperId).
     pub id: String,
+    /// DOI, if the record has one.
     pub doi: Option<String>,
-    pub pmcid: Option<String>,
+    /// The verbatim fragment.
+    pub raw: String,
+    /// Identifiers the synthetic mode rewrites.
+    pub tokens: Vec<Token>,
+    /// Whether `raw` is a JSON object (members can then be selected).
+    pub json: bool,
 }
 
-fn read(dir: &Path, rel: &str) -> anyhow::Result<String> {
-    std::fs::read_to_string(dir.join(rel))
-        .map_err(|e| anyhow::anyhow!("{}: {e}", dir.join(rel).display()))
+/// One replayable record.
+#[derive(Debug)]
+pub struct Record {
+    /// Primary id (short form: `W…`, PMID, arXiv id without version, paperId).
+    pub id: String,
+    /// DOI in lower case, if any.
+    pub doi: Option<String>,
+    raw: String,
+    whole: Template,
+    members: Vec<(String, Template)>,
 }
 
-/// Fragments `<tag …>…</tag>` of `text`, in order.
-fn fragments<'a>(text: &'a str, tag: &str) -> Vec<&'a str> {
-    let open = format!("<{tag}");
-    let close = format!("</{tag}>");
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find(&open) {
-        let after = &rest[start + open.len()..];
-        // `<PubmedArticleSet` must not match `<PubmedArticle`.
-        if !after.starts_with(['>', ' ', '\n', '\t']) {
-            rest = after;
-            continue;
-        }
-        let Some(end) = rest[start..].find(&close) else {
-            break;
+impl Record {
+    fn new(c: Candidate) -> anyhow::Result<Record> {
+        let occ: Vec<Occurrence> = occurrences(&c.raw, &c.tokens);
+        let whole = Template::build(0..c.raw.len(), &occ);
+        anyhow::ensure!(
+            whole.id_count() > 0,
+            "record {} has no rewritable identifier",
+            c.id
+        );
+        let members = if c.json {
+            json_scan::object_members(&c.raw, 0..c.raw.len())?
+                .into_iter()
+                .map(|(key, range)| (key, Template::build(range, &occ)))
+                .collect()
+        } else {
+            Vec::new()
         };
-        out.push(&rest[start..start + end + close.len()]);
-        rest = &rest[start + end + close.len()..];
+        Ok(Record {
+            id: c.id,
+            doi: c.doi.map(|d| d.to_lowercase()),
+            raw: c.raw,
+            whole,
+            members,
+        })
     }
-    out
+
+    /// The verbatim fragment.
+    pub fn raw(&self) -> &str {
+        &self.raw
+    }
+
+    /// Appends the record, with the identifiers of synthetic record `k` if given.
+    pub fn render(&self, source: Source, k: Option<u64>, out: &mut String) {
+        match k {
+            None => out.push_str(&self.raw),
+            Some(_) => self.whole.render(&self.raw, source, k, out),
+        }
+    }
+
+    /// Appends a JSON object with only the members `keep` accepts (JSON records only).
+    pub fn render_members(
+        &self,
+        source: Source,
+        k: Option<u64>,
+        keep: &dyn Fn(&str) -> bool,
+        out: &mut String,
+    ) {
+        out.push('{');
+        let mut first = true;
+        for (key, value) in self.members.iter().filter(|(key, _)| keep(key)) {
+            if !first {
+                out.push_str(", ");
+            }
+            first = false;
+            out.push('"');
+            out.push_str(key);
+            out.push_str("\": ");
+            value.render(&self.raw, source, k, out);
+        }
+        out.push('}');
+    }
 }
 
-/// Text of the first `<tag …>text</tag>` inside `xml` whose start tag contains `attr`.
-pub fn element_text<'a>(xml: &'a str, tag: &str, attr: &str) -> Option<&'a str> {
-    let open = format!("<{tag}");
-    let mut rest = xml;
-    while let Some(i) = rest.find(&open) {
-        let tail = &rest[i..];
-        let gt = tail.find('>')?;
-        let start_tag = &tail[..gt];
-        let body = &tail[gt + 1..];
-        if start_tag.contains(attr) && !start_tag.ends_with('/') {
-            let end = body.find('<')?;
-            return Some(body[..end].trim());
-        }
-        rest = &tail[gt..];
-    }
-    None
+/// The deduplicated records of every source plus the wrappers they are served in.
+#[derive(Debug)]
+pub struct Corpus {
+    records: [Vec<Record>; 4],
+    by_id: [HashMap<String, usize>; 4],
+    /// The current-layout `<feed …>` start tag (declares the `opensearch`/`arxiv` prefixes).
+    pub(crate) arxiv_feed_open: String,
+    /// The efetch prolog: XML declaration, DOCTYPE and `<PubmedArticleSet>`.
+    pub(crate) pubmed_set_open: String,
 }
 
-struct Seen(HashSet<String>);
-
-impl Seen {
-    /// True when none of `keys` was seen; records them.
-    fn fresh(&mut self, keys: &[Option<String>]) -> bool {
-        let keys: Vec<String> = keys.iter().flatten().map(|k| k.to_lowercase()).collect();
-        if keys.iter().any(|k| self.0.contains(k)) {
-            return false;
-        }
-        self.0.extend(keys);
-        true
-    }
+pub(crate) fn read(dir: &Path, rel: &str) -> anyhow::Result<String> {
+    let path = dir.join(rel);
+    std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 impl Corpus {
+    /// Reads the fixtures under `dir` (the repository's `fixtures/`).
     pub fn load(dir: &Path) -> anyhow::Result<Corpus> {
-        let mut corpus = Corpus::default();
-        let mut seen = Seen(HashSet::new());
-        for file in [
-            "openalex/works_filter_author_cursor_page1.json",
-            "openalex/works_filter_doi_cursor_page1.json",
-            "openalex/works_search_page1_per_page200.json",
-            "openalex/works_search_filter_sort_page1_per_page50_2026.json",
-        ] {
-            let v: Value = serde_json::from_str(&read(dir, file)?)?;
-            for work in v["results"].as_array().into_iter().flatten() {
-                let keys = [
-                    work["id"].as_str().map(String::from),
-                    work["doi"].as_str().map(String::from),
-                ];
-                if seen.fresh(&keys) {
-                    corpus.openalex.push(work.clone());
-                }
-            }
-        }
-        let mut seen = Seen(HashSet::new());
-        for file in [
-            "pubmed/efetch_50_articles.xml",
-            "pubmed/efetch_2_articles_rettype_abstract.xml",
-            "pubmed/efetch_book_article_genereviews.xml",
-            "pubmed/efetch_collective_name_unicode_mathml.xml",
-            "pubmed/efetch_structured_abstract_collective_author.xml",
-        ] {
-            let text = read(dir, file)?;
-            for tag in ["PubmedArticle", "PubmedBookArticle"] {
-                for frag in fragments(&text, tag) {
-                    let Some(pmid) = element_text(frag, "PMID", "") else {
-                        continue;
-                    };
-                    let doi = element_text(frag, "ArticleId", "IdType=\"doi\"").map(String::from);
-                    let pmcid = element_text(frag, "ArticleId", "IdType=\"pmc\"").map(String::from);
-                    if seen.fresh(&[Some(format!("pmid:{pmid}")), doi.clone()]) {
-                        corpus.pubmed.push(XmlRecord {
-                            xml: frag.to_owned(),
-                            id: pmid.to_owned(),
-                            doi,
-                            pmcid,
-                        });
-                    }
-                }
-            }
-        }
-        let mut seen = Seen(HashSet::new());
-        let current = read(dir, "arxiv/query_all_testing_start0_max100.xml")?;
-        let feed_start = current
-            .find("<feed")
-            .ok_or_else(|| anyhow::anyhow!("arXiv fixture without <feed>"))?;
-        let feed_end = current[feed_start..]
-            .find('>')
-            .ok_or_else(|| anyhow::anyhow!("bad <feed>"))?;
-        corpus.arxiv_feed_open = current[feed_start..=feed_start + feed_end].to_owned();
-        for file in [
-            "arxiv/query_all_testing_start0_max100.xml",
-            "arxiv/query_ml_nlp_submittedDate_range_max50.xml",
-            "arxiv/idlist_1707.08567_34_authors_unicode.xml",
-        ] {
-            let text = read(dir, file)?;
-            for frag in fragments(&text, "entry") {
-                let Some(abs) = element_text(frag, "id", "") else {
+        let candidates = [
+            openalex::candidates(dir)?,
+            pubmed::candidates(dir)?,
+            arxiv::candidates(dir)?,
+            semantic_scholar::candidates(dir)?,
+        ];
+        let mut records: [Vec<Record>; 4] = Default::default();
+        let mut by_id: [HashMap<String, usize>; 4] = Default::default();
+        for (i, list) in candidates.into_iter().enumerate() {
+            let mut seen = HashSet::new();
+            for c in list {
+                let keys: Vec<String> = std::iter::once(format!("id:{}", c.id))
+                    .chain(c.doi.iter().map(|d| format!("doi:{}", d.to_lowercase())))
+                    .collect();
+                if keys.iter().any(|k| seen.contains(k)) {
                     continue;
-                };
-                let id = abs.rsplit("/abs/").next().unwrap_or(abs);
-                let id = match id.rfind('v') {
-                    Some(i) if id[i + 1..].bytes().all(|b| b.is_ascii_digit()) => &id[..i],
-                    _ => id,
-                };
-                let doi = element_text(frag, "arxiv:doi", "").map(String::from);
-                if seen.fresh(&[Some(format!("arxiv:{id}")), doi.clone()]) {
-                    corpus.arxiv.push(XmlRecord {
-                        xml: frag.to_owned(),
-                        id: id.to_owned(),
-                        doi,
-                        pmcid: None,
-                    });
                 }
+                seen.extend(keys);
+                by_id[i].insert(c.id.clone(), records[i].len());
+                records[i].push(Record::new(c)?);
             }
         }
-        let mut seen = Seen(HashSet::new());
-        for file in [
-            "semantic_scholar/paper_search_full_fields_offset0_next100.json",
-            "semantic_scholar/paper_search_full_fields_offset100_next200.json",
-            "semantic_scholar/paper_search_full_fields_last_page_no_next.json",
-            "semantic_scholar/paper_search_relevance_2026_reserialized.json",
-        ] {
-            let v: Value = serde_json::from_str(&read(dir, file)?)?;
-            for paper in v["data"].as_array().into_iter().flatten() {
-                let keys = [
-                    paper["paperId"].as_str().map(String::from),
-                    paper["externalIds"]["DOI"].as_str().map(String::from),
-                ];
-                if seen.fresh(&keys) {
-                    corpus.semantic_scholar.push(paper.clone());
-                }
-            }
-        }
-        Ok(corpus)
+        Ok(Corpus {
+            records,
+            by_id,
+            arxiv_feed_open: arxiv::feed_open(dir)?,
+            pubmed_set_open: pubmed::set_open(dir)?,
+        })
     }
 
+    /// Number of records of `source` (a name or alias, see [`Source::parse`]); 0 for an
+    /// unknown name.
     pub fn len(&self, source: &str) -> usize {
-        match source {
-            "openalex" => self.openalex.len(),
-            "pubmed" => self.pubmed.len(),
-            "arxiv" => self.arxiv.len(),
-            "semantic_scholar" | "s2" => self.semantic_scholar.len(),
-            _ => 0,
-        }
+        Source::parse(source).map_or(0, |s| self.records(s).len())
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+    /// Whether no source has any record.
+    pub fn is_empty(&self) -> bool {
+        self.records.iter().all(Vec::is_empty)
+    }
 
-    #[test]
-    fn fragments_skip_longer_tag_names() {
-        let xml = "<PubmedArticleSet><PubmedArticle><PMID Version=\"1\">1</PMID></PubmedArticle></PubmedArticleSet>";
-        let f = fragments(xml, "PubmedArticle");
-        assert_eq!(f.len(), 1);
-        assert_eq!(element_text(f[0], "PMID", ""), Some("1"));
+    /// The records of `source`, in serving order.
+    pub fn records(&self, source: Source) -> &[Record] {
+        &self.records[source.index()]
+    }
+
+    /// Primary ids of `source`'s records in serving order: OpenAlex `W…`, PMIDs, arXiv
+    /// ids without version, Semantic Scholar paperIds.
+    pub fn ids(&self, source: &str) -> Vec<String> {
+        Source::parse(source).map_or_else(Vec::new, |s| {
+            self.records(s).iter().map(|r| r.id.clone()).collect()
+        })
+    }
+
+    /// Position of the record with primary id `id`.
+    pub fn position(&self, source: Source, id: &str) -> Option<usize> {
+        self.by_id[source.index()].get(id).copied()
     }
 }
