@@ -226,7 +226,7 @@ async fn exhausted_retries_name_source_status_and_request_without_secrets() {
             && request.contains("search=graphene"),
         "{request}"
     );
-    assert_eq!(detail, "Service Unavailable");
+    assert_eq!(detail, "Service Unavailable (gave up after 3 attempts)");
     let message = err.to_string();
     assert!(
         message.starts_with("openalex: HTTP 503 from http://127.0.0.1:"),

@@ -39,7 +39,17 @@ pub(crate) struct HttpExecutor {
     rate_limit_in_body: Option<BodyCheck>,
 }
 
-/// What one attempt ended with, when it is worth another try.
+/// How one attempt ended.
+enum Outcome {
+    /// A 2xx body.
+    Body(Vec<u8>),
+    /// Retrying cannot help (client error, quota beyond the cap).
+    Fatal(SourceError),
+    /// Worth another try after a wait.
+    Retry(Retry),
+}
+
+/// A failed attempt that is worth another try.
 struct Retry {
     reason: &'static str,
     wait: Duration,
@@ -113,12 +123,12 @@ impl HttpExecutor {
                 .instrument(span.clone())
                 .await;
             let retry = match outcome {
-                Ok(body) => return Ok(body),
-                Err(Ok(error)) => return Err(error),
-                Err(Err(retry)) => retry,
+                Outcome::Body(body) => return Ok(body),
+                Outcome::Fatal(error) => return Err(error),
+                Outcome::Retry(retry) => retry,
             };
             if attempt >= self.max_attempts {
-                return Err(retry.error);
+                return Err(gave_up(retry.error, attempt));
             }
             metrics::counter!("source_retries_total", "source" => self.source, "reason" => retry.reason).increment(1);
             span.in_scope(|| {
@@ -129,13 +139,8 @@ impl HttpExecutor {
         }
     }
 
-    /// One attempt: `Ok(body)`, `Err(Ok(fatal))` or `Err(Err(retry))`.
-    async fn attempt(
-        &self,
-        url: &Url,
-        shown: &str,
-        attempt: u32,
-    ) -> Result<Vec<u8>, Result<SourceError, Retry>> {
+    /// One paced request.
+    async fn attempt(&self, url: &Url, shown: &str, attempt: u32) -> Outcome {
         self.pacer.wait_turn().await;
         let started = Instant::now();
         let result = self.send(url).await;
@@ -158,11 +163,11 @@ impl HttpExecutor {
                     detail: self.redact(describe_reqwest_error(err)),
                 };
                 let wait = self.backoff_for(attempt);
-                return Err(Err(Retry {
+                return Outcome::Retry(Retry {
                     reason,
                     wait,
                     error,
-                }));
+                });
             }
         };
         metrics::counter!("source_requests_total", "source" => self.source, "status" => status.as_str().to_owned())
@@ -181,25 +186,25 @@ impl HttpExecutor {
                         bytes = body.len(),
                         "source response"
                     );
-                    Ok(body)
+                    Outcome::Body(body)
                 }
                 Some(message) => {
                     metrics::counter!("source_rate_limited_total", "source" => self.source)
                         .increment(1);
-                    Err(Err(Retry {
+                    Outcome::Retry(Retry {
                         reason: "rate_limited",
                         wait: self.backoff_for(attempt),
                         error: http_error(format!(
                             "rate limited (reported in a {status} body): {message}"
                         )),
-                    }))
+                    })
                 }
             };
         }
         let detail = describe_body(&body);
         let rate_limited = status == StatusCode::TOO_MANY_REQUESTS;
         if !(rate_limited || status.is_server_error()) {
-            return Err(Ok(http_error(detail)));
+            return Outcome::Fatal(http_error(detail));
         }
         if rate_limited {
             metrics::counter!("source_rate_limited_total", "source" => self.source).increment(1);
@@ -207,7 +212,7 @@ impl HttpExecutor {
         let now = chrono::Utc::now();
         let asked = wait::server_wait(&headers, rate_limited, now);
         if let Some(asked) = asked.filter(|w| *w > self.max_retry_wait) {
-            return Err(Ok(SourceError::QuotaExhausted {
+            return Outcome::Fatal(SourceError::QuotaExhausted {
                 source_name: self.source,
                 resets_at: chrono::Duration::from_std(asked).ok().and_then(|d| now.checked_add_signed(d)),
                 detail: self.redact(format!(
@@ -216,18 +221,18 @@ impl HttpExecutor {
                     asked.as_secs(),
                     self.max_retry_wait.as_secs()
                 )),
-            }));
+            });
         }
         let reason = if rate_limited {
             "rate_limited"
         } else {
             "server_error"
         };
-        Err(Err(Retry {
+        Outcome::Retry(Retry {
             reason,
             wait: asked.unwrap_or_else(|| self.backoff_for(attempt)),
             error: http_error(detail),
-        }))
+        })
     }
 
     async fn send(&self, url: &Url) -> Result<(StatusCode, HeaderMap, Vec<u8>), reqwest::Error> {
@@ -256,6 +261,34 @@ pub(crate) fn endpoint(base: &str, path: &str) -> Result<Url, ConfigError> {
         value: base.to_string(),
         reason: e.to_string(),
     })
+}
+
+/// The last attempt's error, saying that it was the last of `attempts`.
+fn gave_up(error: SourceError, attempts: u32) -> SourceError {
+    let note = |detail: String| format!("{detail} (gave up after {attempts} attempts)");
+    match error {
+        SourceError::Http {
+            source_name,
+            status,
+            request,
+            detail,
+        } => SourceError::Http {
+            source_name,
+            status,
+            request,
+            detail: note(detail),
+        },
+        SourceError::Transport {
+            source_name,
+            request,
+            detail,
+        } => SourceError::Transport {
+            source_name,
+            request,
+            detail: note(detail),
+        },
+        other => other,
+    }
 }
 
 /// A reqwest error without its URL (which may carry the API key) and with its
