@@ -22,6 +22,13 @@ use tokio::task::JoinHandle;
 
 pub use test_support::{org_a, org_b, token};
 
+/// A replay-server fault for one of our sources.
+pub fn replay_fault(source: Source, kind: replay_server::FaultKind) -> replay_server::Fault {
+    let replayed = replay_server::Source::parse(source.as_str())
+        .expect("the replay server serves every source");
+    replay_server::Fault::new(replayed, kind)
+}
+
 pub fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
 }

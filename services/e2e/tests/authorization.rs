@@ -45,7 +45,11 @@ fn bearer(caller: Caller) -> Option<String> {
             c.exp = 1_000_000;
             platform::auth::mint_hs256(test_support::JWT_SECRET, &c).unwrap()
         }
-        Caller::BadSignature => platform::auth::mint_hs256("not-the-secret-at-all-0123", &role_claims("u", org_a(), Role::Admin, 600)).unwrap(),
+        Caller::BadSignature => platform::auth::mint_hs256(
+            "not-the-secret-at-all-0123",
+            &role_claims("u", org_a(), Role::Admin, 600),
+        )
+        .unwrap(),
         Caller::WrongAlgorithm => jsonwebtoken::encode(
             &Header::new(Algorithm::HS512),
             &role_claims("u", org_a(), Role::Admin, 600),
@@ -65,7 +69,14 @@ fn bearer(caller: Caller) -> Option<String> {
 }
 
 fn unauthenticated(c: Caller) -> bool {
-    matches!(c, Caller::NoToken | Caller::Expired | Caller::BadSignature | Caller::WrongAlgorithm | Caller::AlgNone)
+    matches!(
+        c,
+        Caller::NoToken
+            | Caller::Expired
+            | Caller::BadSignature
+            | Caller::WrongAlgorithm
+            | Caller::AlgNone
+    )
 }
 
 /// Expected HTTP status of each operation for each caller.
@@ -95,8 +106,16 @@ fn grpc_code(http: u16) -> Code {
     }
 }
 
-async fn http_status(stack: &TestStack, method: reqwest::Method, path: &str, body: Option<serde_json::Value>, caller: Caller) -> u16 {
-    let mut req = stack.http.request(method, format!("{}{path}", stack.gateway_url));
+async fn http_status(
+    stack: &TestStack,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+    caller: Caller,
+) -> u16 {
+    let mut req = stack
+        .http
+        .request(method, format!("{}{path}", stack.gateway_url));
     if let Some(b) = bearer(caller) {
         req = req.bearer_auth(b);
     }
@@ -109,7 +128,8 @@ async fn http_status(stack: &TestStack, method: reqwest::Method, path: &str, bod
 fn grpc_req<T>(msg: T, caller: Caller) -> tonic::Request<T> {
     let mut req = tonic::Request::new(msg);
     if let Some(b) = bearer(caller) {
-        req.metadata_mut().insert("authorization", format!("Bearer {b}").parse().unwrap());
+        req.metadata_mut()
+            .insert("authorization", format!("Bearer {b}").parse().unwrap());
     }
     req
 }
@@ -123,32 +143,54 @@ fn code_of<T>(r: Result<tonic::Response<T>, tonic::Status>) -> Code {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_endpoint_answers_each_caller_with_the_exact_status_through_both_doors() {
-    let stack = TestStack::start(StackOptions { fetchers: vec![], ..Default::default() }).await;
+    let stack = TestStack::start(StackOptions {
+        fetchers: vec![],
+        ..Default::default()
+    })
+    .await;
     // A's finished run (cancelled, so its event stream ends at once) with one paper.
     let run_id = stack.start_ok(Source::OpenAlex, "seed", 10).await;
-    sqlx::query("UPDATE ingest_runs SET status = 'cancelled', completed_at = now() WHERE id = $1::uuid")
-        .bind(&run_id)
-        .execute(&stack.db)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE ingest_runs SET status = 'cancelled', completed_at = now() WHERE id = $1::uuid",
+    )
+    .bind(&run_id)
+    .execute(&stack.db)
+    .await
+    .unwrap();
     sqlx::query("INSERT INTO papers (id, organization_id, title, doi, sources) VALUES (gen_random_uuid(), $1, 'T', '10.1/t', '{openalex}')")
         .bind(org_a())
         .execute(&stack.db)
         .await
         .unwrap();
-    let (paper_id,): (uuid::Uuid,) = sqlx::query_as("SELECT id FROM papers").fetch_one(&stack.db).await.unwrap();
-    let mut grpc = RunServiceClient::connect(stack.control_grpc_url.clone()).await.unwrap();
+    let (paper_id,): (uuid::Uuid,) = sqlx::query_as("SELECT id FROM papers")
+        .fetch_one(&stack.db)
+        .await
+        .unwrap();
+    let mut grpc = RunServiceClient::connect(stack.control_grpc_url.clone())
+        .await
+        .unwrap();
     let mut failures = Vec::new();
 
     for caller in CALLERS {
         // Starts, one per source, through the gateway; and CreateRun over gRPC.
         for source in Source::ALL {
-            let got = http_status(&stack, reqwest::Method::POST, &format!("/papers/ingest/{}/async", source.path_segment()), Some(json!({"query": "q"})), caller).await;
+            let got = http_status(
+                &stack,
+                reqwest::Method::POST,
+                &format!("/papers/ingest/{}/async", source.path_segment()),
+                Some(json!({"query": "q"})),
+                caller,
+            )
+            .await;
             if got != expected("start", caller) {
                 failures.push(format!("HTTP start {source} as {caller:?}: {got}"));
             }
         }
-        let req = v1::CreateRunRequest { source: v1::Source::Pubmed as i32, query: "q".into(), ..Default::default() };
+        let req = v1::CreateRunRequest {
+            source: v1::Source::Pubmed as i32,
+            query: "q".into(),
+            ..Default::default()
+        };
         let got = code_of(grpc.create_run(grpc_req(req, caller)).await);
         if got != grpc_code(expected("start", caller)) {
             failures.push(format!("gRPC CreateRun as {caller:?}: {got:?}"));
@@ -167,11 +209,46 @@ async fn every_endpoint_answers_each_caller_with_the_exact_status_through_both_d
             }
         }
         let checks = [
-            ("list", code_of(grpc.list_runs(grpc_req(v1::ListRunsRequest::default(), caller)).await)),
-            ("get", code_of(grpc.get_run(grpc_req(v1::GetRunRequest { id: run_id.clone() }, caller)).await)),
-            ("events", code_of(grpc.watch_run(grpc_req(v1::WatchRunRequest { id: run_id.clone() }, caller)).await)),
-            ("papers", code_of(grpc.list_papers(grpc_req(v1::ListPapersRequest::default(), caller)).await)),
-            ("paper", code_of(grpc.get_paper(grpc_req(v1::GetPaperRequest { id: paper_id.to_string() }, caller)).await)),
+            (
+                "list",
+                code_of(
+                    grpc.list_runs(grpc_req(v1::ListRunsRequest::default(), caller))
+                        .await,
+                ),
+            ),
+            (
+                "get",
+                code_of(
+                    grpc.get_run(grpc_req(v1::GetRunRequest { id: run_id.clone() }, caller))
+                        .await,
+                ),
+            ),
+            (
+                "events",
+                code_of(
+                    grpc.watch_run(grpc_req(v1::WatchRunRequest { id: run_id.clone() }, caller))
+                        .await,
+                ),
+            ),
+            (
+                "papers",
+                code_of(
+                    grpc.list_papers(grpc_req(v1::ListPapersRequest::default(), caller))
+                        .await,
+                ),
+            ),
+            (
+                "paper",
+                code_of(
+                    grpc.get_paper(grpc_req(
+                        v1::GetPaperRequest {
+                            id: paper_id.to_string(),
+                        },
+                        caller,
+                    ))
+                    .await,
+                ),
+            ),
         ];
         for (op, got) in checks {
             if got != grpc_code(expected(op, caller)) {
@@ -191,13 +268,32 @@ async fn every_endpoint_answers_each_caller_with_the_exact_status_through_both_d
             for (op, id) in [("cancel", &cancel_target), ("retry", &retry_target)] {
                 let want = expected(op, caller);
                 let ok = if transport == "http" {
-                    let got = http_status(&stack, reqwest::Method::POST, &format!("/ingestion/runs/{id}/{op}"), None, caller).await;
+                    let got = http_status(
+                        &stack,
+                        reqwest::Method::POST,
+                        &format!("/ingestion/runs/{id}/{op}"),
+                        None,
+                        caller,
+                    )
+                    .await;
                     got == want
                 } else {
                     let got = if op == "cancel" {
-                        code_of(grpc.cancel_run(grpc_req(v1::CancelRunRequest { id: id.clone() }, caller)).await)
+                        code_of(
+                            grpc.cancel_run(grpc_req(
+                                v1::CancelRunRequest { id: id.clone() },
+                                caller,
+                            ))
+                            .await,
+                        )
                     } else {
-                        code_of(grpc.retry_run(grpc_req(v1::RetryRunRequest { id: id.clone() }, caller)).await)
+                        code_of(
+                            grpc.retry_run(grpc_req(
+                                v1::RetryRunRequest { id: id.clone() },
+                                caller,
+                            ))
+                            .await,
+                        )
                     };
                     got == grpc_code(want)
                 };
@@ -218,16 +314,39 @@ async fn every_endpoint_answers_each_caller_with_the_exact_status_through_both_d
         .json()
         .await
         .unwrap();
-    assert!(listed["items"].as_array().unwrap().iter().all(|r| r["id"] != run_id.as_str()), "B never lists A's runs");
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["id"] != run_id.as_str()),
+        "B never lists A's runs"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     stack.teardown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_cancelled_running_run_stops_within_one_page_and_a_retried_run_resumes_from_its_checkpoint() {
-    let mut stack = TestStack::start(StackOptions { fetchers: vec![Source::OpenAlex], page_size: Some(10), ..Default::default() }).await;
+async fn a_cancelled_running_run_stops_within_one_page_and_a_retried_run_resumes_from_its_checkpoint()
+ {
+    let stack = TestStack::start(StackOptions {
+        fetchers: vec![Source::OpenAlex],
+        page_size: Some(10),
+        ..Default::default()
+    })
+    .await;
     // Slow pages so the run is mid-flight when cancelled.
-    stack.replay.inject(replay_server::Fault::new("openalex", replay_server::FaultKind::Slow).delay(400).times(100).after(2));
+    stack.replay.inject(
+        e2e::replay_fault(Source::OpenAlex, replay_server::FaultKind::Slow)
+            .delay_ms(400)
+            .times(100)
+            .after(2),
+    );
     let id = stack.start_ok(Source::OpenAlex, "cancel me", 100).await;
     let viewer = token(org_a(), Role::Viewer);
     loop {
@@ -252,10 +371,17 @@ async fn a_cancelled_running_run_stops_within_one_page_and_a_retried_run_resumes
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let (_, run) = stack.get_run(&id, &viewer).await;
     assert_eq!(run["status"], "cancelled");
-    assert_eq!(run["pages_done"].as_u64().unwrap(), pages_at_cancel, "no page stored after the cancel");
+    assert_eq!(
+        run["pages_done"].as_u64().unwrap(),
+        pages_at_cancel,
+        "no page stored after the cancel"
+    );
     let requests_after_cancel = stack.replay.requests("openalex").len();
     tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
-    assert!(stack.replay.requests("openalex").len() <= requests_after_cancel, "the fetcher stopped (it finishes at most the page in hand)");
+    assert!(
+        stack.replay.requests("openalex").len() <= requests_after_cancel,
+        "the fetcher stopped (it finishes at most the page in hand)"
+    );
 
     // Retry: back to queued, attempt 2, resumes from the checkpoint, completes.
     stack.replay.clear_faults();
@@ -267,17 +393,25 @@ async fn a_cancelled_running_run_stops_within_one_page_and_a_retried_run_resumes
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let run = stack.wait_terminal(&id, std::time::Duration::from_secs(60)).await;
+    let run = stack
+        .wait_terminal(&id, std::time::Duration::from_secs(60))
+        .await;
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(run["attempt"], 2);
-    assert_eq!(run["papers_found"], 100, "the first pages were not fetched again");
+    assert_eq!(
+        run["papers_found"], 100,
+        "the first pages were not fetched again"
+    );
     let first_cursor_calls = stack
         .replay
         .requests("openalex")
         .iter()
         .filter(|r| r.query.contains("cursor=%2A") || r.query.contains("cursor=*"))
         .count();
-    assert_eq!(first_cursor_calls, 1, "the retry did not start over from the first page");
+    assert_eq!(
+        first_cursor_calls, 1,
+        "the retry did not start over from the first page"
+    );
     // Retry of a completed run: 409.
     let res = stack
         .http
