@@ -41,7 +41,7 @@ pub enum ClaimOutcome {
 }
 
 pub enum PageOutcome {
-    Recorded(RunRecord),
+    Recorded(Box<RunRecord>),
     Cancelled,
 }
 
@@ -330,7 +330,7 @@ impl Control {
         metrics::counter!("papers_imported_total", "source" => run.source.clone())
             .increment(imported as u64);
         tracing::debug!(run_id = %run.id, found, imported, pages = run.pages_done, "page recorded");
-        Ok(PageOutcome::Recorded(run))
+        Ok(PageOutcome::Recorded(Box::new(run)))
     }
 
     /// Hands the run back to the queue; refused unless the caller holds the lease.
