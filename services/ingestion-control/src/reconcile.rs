@@ -68,7 +68,10 @@ impl Reconciler {
     async fn export_oldest_open(&self) -> Result<(), sqlx::Error> {
         let ages = runs::oldest_open_ages(&self.control.pool, self.control.clock.now()).await?;
         for status in ["queued", "running"] {
-            let age = ages.iter().find(|(s, _)| s == status).map_or(0.0, |(_, a)| *a);
+            let age = ages
+                .iter()
+                .find(|(s, _)| s == status)
+                .map_or(0.0, |(_, a)| *a);
             metrics::gauge!("ingest_oldest_open_run_age_seconds", "status" => status).set(age);
         }
         Ok(())

@@ -25,7 +25,9 @@ impl RequestPacer for SharedPacer {
         };
         match self
             .control
-            .call("AcquirePermit", |mut c| async move { c.acquire_permit(req).await })
+            .call("AcquirePermit", |mut c| async move {
+                c.acquire_permit(req).await
+            })
             .await
         {
             Ok(permit) => {

@@ -400,7 +400,10 @@ pub async fn release(pool: &PgPool, lease: &Lease) -> Result<Option<RunRecord>, 
 }
 
 /// Age in seconds of the oldest open run per status (`queued`, `running`).
-pub async fn oldest_open_ages(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<(String, f64)>, sqlx::Error> {
+pub async fn oldest_open_ages(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, f64)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT status, extract(epoch FROM ($1 - min(created_at)))::float8
            FROM ingest_runs WHERE status IN ('queued', 'running') GROUP BY status",
