@@ -3,7 +3,7 @@
 
 use crate::corpus::{Candidate, read};
 use crate::dataset::{Dataset, Item};
-use crate::reply::{ATOM, Params, Reply, utc_now, window, xml_escape};
+use crate::reply::{ATOM, Params, Reply, utc_today, window, xml_escape};
 use crate::template::{IdKind, Match, Token, parse_synthetic_arxiv};
 use crate::xml_scan::{fragments, simple_elements};
 use crate::{Shared, Source};
@@ -167,7 +167,7 @@ pub(crate) fn query(s: &Shared, params: &Params) -> Reply {
         body,
         "<?xml version='1.0' encoding='UTF-8'?>\n{}\n  <id>https://arxiv.org/api/replay{hash:016x}</id>\n  <title>arXiv Query: search_query={q}&amp;id_list={ids}&amp;start={start}&amp;max_results={max}</title>\n  <updated>{}</updated>\n  <link href=\"https://arxiv.org/api/query?search_query={q}&amp;start={start}&amp;max_results={max}&amp;id_list={ids}\" type=\"application/atom+xml\"/>\n  <opensearch:itemsPerPage>{max}</opensearch:itemsPerPage>\n  <opensearch:totalResults>{total}</opensearch:totalResults>\n  <opensearch:startIndex>{start}</opensearch:startIndex>\n",
         s.corpus.arxiv_feed_open,
-        utc_now(),
+        utc_today(),
     );
     let records = s.corpus.records(Source::Arxiv);
     for j in range {

@@ -6,7 +6,8 @@ use crate::template::{Occurrence, Template, Token, occurrences};
 use crate::{arxiv, json_scan, openalex, pubmed, semantic_scholar};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The four replayed sources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -206,6 +207,20 @@ impl Corpus {
             arxiv_feed_open: arxiv::feed_open(dir)?,
             pubmed_set_open: pubmed::set_open(dir)?,
         })
+    }
+
+    /// As [`Corpus::load`], but loads each directory once per process (servers started
+    /// by one test binary share the immutable corpus).
+    pub fn load_shared(dir: &Path) -> anyhow::Result<Arc<Corpus>> {
+        static LOADED: OnceLock<Mutex<HashMap<PathBuf, Arc<Corpus>>>> = OnceLock::new();
+        let key = dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
+        let mut loaded = crate::lock(LOADED.get_or_init(Mutex::default));
+        if let Some(corpus) = loaded.get(&key) {
+            return Ok(corpus.clone());
+        }
+        let corpus = Arc::new(Corpus::load(dir)?);
+        loaded.insert(key, corpus.clone());
+        Ok(corpus)
     }
 
     /// Number of records of `source` (a name or alias, see [`Source::parse`]); 0 for an

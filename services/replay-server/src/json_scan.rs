@@ -135,6 +135,22 @@ pub fn array_elements(text: &str, range: Range<usize>) -> Result<Vec<Range<usize
     }
 }
 
+/// Parses only the members `keys` of the object `raw` (cheap on large records), as a
+/// JSON object holding those present.
+pub fn parse_members(raw: &str, keys: &[&str]) -> Result<serde_json::Value, ScanError> {
+    let mut out = serde_json::Map::new();
+    for (key, range) in object_members(raw, 0..raw.len())? {
+        if keys.contains(&key.as_str()) {
+            let value = serde_json::from_str(&raw[range.clone()]).map_err(|_| ScanError {
+                what: "invalid member value",
+                at: range.start,
+            })?;
+            out.insert(key, value);
+        }
+    }
+    Ok(serde_json::Value::Object(out))
+}
+
 /// The raw elements of the top-level array member `key` of the document `text`.
 pub fn records<'a>(text: &'a str, key: &str) -> Result<Vec<&'a str>, ScanError> {
     let members = object_members(text, 0..text.len())?;

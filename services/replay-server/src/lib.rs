@@ -65,7 +65,7 @@ impl Recorded {
 
 /// State shared by the handlers and the [`ReplayServer`] handle.
 pub(crate) struct Shared {
-    corpus: Corpus,
+    corpus: Arc<Corpus>,
     recorded: Recorded,
     /// WebEnv → the esearch term it was issued for.
     webenvs: Mutex<HashMap<String, String>>,
@@ -135,7 +135,7 @@ impl ReplayServer {
         options: Options,
     ) -> anyhow::Result<ReplayServer> {
         let shared = Arc::new(Shared {
-            corpus: Corpus::load(fixtures_dir)?,
+            corpus: Corpus::load_shared(fixtures_dir)?,
             recorded: Recorded::load(fixtures_dir)?,
             webenvs: Mutex::default(),
             faults: Mutex::default(),

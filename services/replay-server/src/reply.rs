@@ -191,11 +191,17 @@ pub fn window(total: u64, start: u64, size: u64) -> std::ops::Range<u64> {
     start.min(total)..start.saturating_add(size).min(total)
 }
 
-/// Current UTC time as `YYYY-MM-DDTHH:MM:SSZ` (Atom `<updated>`).
-pub fn utc_now() -> String {
+/// Today's UTC midnight as `YYYY-MM-DDT00:00:00Z` (Atom `<updated>`; whole days keep
+/// feeds byte-for-byte reproducible within a day).
+pub fn utc_today() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
+    utc_timestamp(secs - secs % 86_400)
+}
+
+/// `secs` since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn utc_timestamp(secs: u64) -> String {
     let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -251,9 +257,10 @@ mod tests {
     }
 
     #[test]
-    fn utc_now_is_an_atom_timestamp() {
-        let now = utc_now();
-        assert_eq!(now.len(), 20, "{now}");
-        assert!(now.starts_with("20") && now.ends_with('Z'), "{now}");
+    fn timestamps_are_atom_dates() {
+        assert_eq!(utc_timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc_timestamp(1_776_031_767), "2026-04-12T22:09:27Z");
+        assert_eq!(utc_timestamp(951_782_400), "2000-02-29T00:00:00Z");
+        assert!(utc_today().ends_with("T00:00:00Z"));
     }
 }

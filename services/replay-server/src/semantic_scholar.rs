@@ -45,7 +45,7 @@ pub const KNOWN_FIELDS: [&str; 22] = [
 ];
 
 fn candidate(raw: &str) -> anyhow::Result<Candidate> {
-    let paper: serde_json::Value = serde_json::from_str(raw)?;
+    let paper = json_scan::parse_members(raw, &["paperId", "externalIds"])?;
     let id = paper["paperId"]
         .as_str()
         .ok_or_else(|| anyhow::anyhow!("Semantic Scholar paper without paperId"))?
