@@ -5,7 +5,7 @@
 //! tests, benchmarks and the offline demo: nothing here reaches the internet.
 //!
 //! Base URLs: `{base}/openalex`, `{base}/pubmed`, `{base}/arxiv`, `{base}/s2` (also
-//! `{base}/semantic_scholar`). Admin: `POST|GET|DELETE /_admin/faults`,
+//! `{base}/semantic_scholar`); see the crate README for endpoints and data sets. Admin: `POST|GET|DELETE /_admin/faults`,
 //! `GET /_admin/requests`, `POST /_admin/reset`, `GET /_admin/corpus`,
 //! `GET|POST /_admin/latency`.
 
@@ -46,6 +46,7 @@ struct Recorded {
     arxiv_error: String,
     s2_empty: String,
     s2_bad_fields: String,
+    s2_offset_unavailable: String,
 }
 
 impl Recorded {
@@ -59,6 +60,9 @@ impl Recorded {
             arxiv_error: read("arxiv/error_400_incorrect_id_format.xml")?,
             s2_empty: read("semantic_scholar/paper_search_empty_total0.json")?,
             s2_bad_fields: read("semantic_scholar/error_400_unrecognized_fields.json")?,
+            s2_offset_unavailable: read(
+                "semantic_scholar/error_400_offset_limit_not_available.json",
+            )?,
         })
     }
 }

@@ -17,21 +17,37 @@ type St = State<Arc<Shared>>;
 /// All routes: the four APIs under `/openalex`, `/pubmed`, `/arxiv`, `/s2` (also
 /// `/semantic_scholar`), the admin API under `/_admin`, and `/healthz`.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/openalex/works", get(openalex_works))
-        .route("/openalex/works/{*id}", get(openalex_work))
-        .route(
-            "/pubmed/esearch.fcgi",
-            get(pubmed_esearch).post(pubmed_esearch),
-        )
-        .route(
-            "/pubmed/efetch.fcgi",
-            get(pubmed_efetch).post(pubmed_efetch),
-        )
-        .route("/arxiv/query", get(arxiv_query))
-        .route("/s2/paper/search/bulk", get(s2_bulk))
-        .route("/semantic_scholar/paper/search/bulk", get(s2_bulk))
+        .route("/openalex/works/{*id}", get(openalex_work));
+    // Each API also answers under its real path prefix, for clients whose base URL
+    // keeps it (`…/pubmed/entrez/eutils`, `…/arxiv/api`, `…/s2/graph/v1`).
+    for prefix in ["/pubmed", "/pubmed/entrez/eutils"] {
+        router = router
+            .route(
+                &format!("{prefix}/esearch.fcgi"),
+                get(pubmed_esearch).post(pubmed_esearch),
+            )
+            .route(
+                &format!("{prefix}/efetch.fcgi"),
+                get(pubmed_efetch).post(pubmed_efetch),
+            );
+    }
+    for prefix in ["/arxiv", "/arxiv/api"] {
+        router = router.route(&format!("{prefix}/query"), get(arxiv_query));
+    }
+    for prefix in [
+        "/s2",
+        "/semantic_scholar",
+        "/s2/graph/v1",
+        "/semantic_scholar/graph/v1",
+    ] {
+        router = router
+            .route(&format!("{prefix}/paper/search/bulk"), get(s2_bulk))
+            .route(&format!("{prefix}/paper/search"), get(s2_search));
+    }
+    router
         .merge(admin::routes())
         .fallback(unknown)
         .with_state(shared)
@@ -82,6 +98,19 @@ async fn s2_bulk(State(s): St, method: Method, uri: Uri) -> Response {
     api(s, Source::SemanticScholar, "bulk", method, &uri, move |s| {
         semantic_scholar::bulk(s, &p)
     })
+    .await
+}
+
+async fn s2_search(State(s): St, method: Method, uri: Uri) -> Response {
+    let p = Params::parse(uri.query(), b"");
+    api(
+        s,
+        Source::SemanticScholar,
+        "search",
+        method,
+        &uri,
+        move |s| semantic_scholar::search(s, &p),
+    )
     .await
 }
 

@@ -1,5 +1,6 @@
-//! Semantic Scholar `GET /paper/search/bulk`: up to 1,000 papers per call, continued by
-//! an opaque `token` that is null on the last page; `fields` selects members.
+//! Semantic Scholar `GET /paper/search/bulk` (up to 1,000 papers per call, continued by
+//! an opaque `token` that is null on the last page) and `GET /paper/search` (relevance
+//! search by `offset`/`limit`); `fields` selects members.
 
 use crate::corpus::{Candidate, read};
 use crate::dataset::Dataset;
@@ -186,6 +187,76 @@ pub(crate) fn bulk(s: &Shared, params: &Params) -> Reply {
     let _ = write!(
         body,
         "{{\"total\": {total}, \"token\": {token}, \"data\": ["
+    );
+    let keep_member = |key: &str| keep.iter().any(|k| k == key);
+    for (n, j) in range.enumerate() {
+        if n > 0 {
+            body.push_str(", ");
+        }
+        let item = dataset.item(j, records.len());
+        records[item.record].render_members(
+            Source::SemanticScholar,
+            item.k,
+            &keep_member,
+            &mut body,
+        );
+    }
+    body.push_str("]}");
+    Reply::json(body)
+}
+
+/// Results the relevance search can reach (`offset + limit`).
+pub const RELEVANCE_LIMIT: u64 = 1_000;
+
+/// `GET /paper/search` (relevance search): `offset`/`limit` (≤ 100, default 100),
+/// `next` only while more results are reachable; asking past the end is the recorded
+/// 400.
+pub(crate) fn search(s: &Shared, params: &Params) -> Reply {
+    let dataset = Dataset::select([params.text(&["query"])]);
+    let keep = match requested(params.get("fields")) {
+        Ok(keep) => keep,
+        Err(unknown) => {
+            let body = s
+                .recorded
+                .s2_bad_fields
+                .replace("[unknown]", &format!("[{}]", unknown.join(", ")));
+            return Reply::new(400, crate::reply::JSON, body);
+        }
+    };
+    match dataset {
+        Dataset::Empty => return Reply::json(s.recorded.s2_empty.clone()),
+        Dataset::Bad => return error(400, "Unacceptable query: bad-query"),
+        _ => {}
+    }
+    let (offset, limit) = match (params.number("offset"), params.number("limit")) {
+        (Ok(o), Ok(l)) => (o.unwrap_or(0), l.unwrap_or(100)),
+        (Err(e), _) | (_, Err(e)) => return error(400, &e),
+    };
+    if limit > 100 {
+        return error(400, "Unacceptable query params: limit must be <= 100");
+    }
+    let records = s.corpus.records(Source::SemanticScholar);
+    let total = dataset.total(records.len());
+    if total == 0 {
+        return Reply::json("{\"total\": 0, \"offset\": 0}");
+    }
+    if offset >= total || offset + limit > RELEVANCE_LIMIT {
+        return Reply::new(
+            400,
+            crate::reply::JSON,
+            s.recorded.s2_offset_unavailable.clone(),
+        );
+    }
+    let range = window(total, offset, limit);
+    let next = if range.end < total.min(RELEVANCE_LIMIT) {
+        format!(", \"next\": {}", range.end)
+    } else {
+        String::new()
+    };
+    let mut body = String::with_capacity(64 + range.clone().count() * 3 * 1024);
+    let _ = write!(
+        body,
+        "{{\"total\": {total}, \"offset\": {offset}{next}, \"data\": ["
     );
     let keep_member = |key: &str| keep.iter().any(|k| k == key);
     for (n, j) in range.enumerate() {

@@ -125,3 +125,79 @@ async fn bad_queries_and_unknown_things_get_the_recorded_errors() {
     assert!(efetch.1.contains("<ERROR>"));
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn semantic_scholar_relevance_search_pages_by_offset_and_past_the_end_is_the_recorded_400() {
+    let s = server().await;
+    let base = s.source_base_url("s2");
+    let n = s.corpus_len("s2") as u64;
+    let mut ids = Vec::new();
+    let mut offset = 0;
+    loop {
+        let page = common::json(&format!(
+            "{base}/paper/search?query=x&offset={offset}&limit=100&fields=title"
+        ))
+        .await;
+        assert_eq!(page["total"], n);
+        assert_eq!(page["offset"], offset);
+        ids.extend(
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["paperId"].as_str().unwrap().to_owned()),
+        );
+        match page.get("next") {
+            Some(next) => offset = next.as_u64().unwrap(),
+            None => break,
+        }
+    }
+    assert_eq!(
+        ids,
+        s.corpus().ids("s2"),
+        "`next` is absent on the last page"
+    );
+    let past = text(&format!(
+        "{base}/paper/search?query=x&offset={}&limit=100",
+        n.div_ceil(100) * 100
+    ))
+    .await;
+    assert_eq!(
+        past,
+        (
+            400,
+            fixture("semantic_scholar/error_400_offset_limit_not_available.json")
+        )
+    );
+    let beyond_1000 = text(&format!(
+        "{base}/paper/search?query=synthetic:5000&offset=950&limit=100"
+    ))
+    .await;
+    assert_eq!(
+        beyond_1000.0, 400,
+        "only the first 1,000 results are reachable"
+    );
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn apis_also_answer_under_their_real_path_prefixes() {
+    let s = server().await;
+    let b = s.base_url();
+    for path in [
+        "/pubmed/entrez/eutils/esearch.fcgi?db=pubmed&term=x",
+        "/arxiv/api/query?search_query=all:x&max_results=1",
+        "/s2/graph/v1/paper/search/bulk?query=x",
+        "/semantic_scholar/paper/search/bulk?query=x",
+    ] {
+        assert_eq!(get(&format!("{b}{path}")).await.status(), 200, "{path}");
+    }
+    let (status, _) = text(&format!("{b}/openalex/authors?search=x")).await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        s.requests("openalex")[0].path,
+        "/authors",
+        "unknown paths under a source are logged"
+    );
+    s.shutdown().await;
+}
