@@ -35,7 +35,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 /// Recorded bodies served verbatim (or with the query substituted).
 struct Recorded {
@@ -77,6 +77,8 @@ pub(crate) struct Shared {
     log: Mutex<Vec<RequestRecord>>,
     started: Instant,
     latency_ms: AtomicU64,
+    /// Becomes true on shutdown; cuts injected delays short.
+    stopping: watch::Sender<bool>,
 }
 
 /// Locks a mutex, recovering the data if a holder panicked.
@@ -87,6 +89,18 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shared {
     fn latency(&self) -> Duration {
         Duration::from_millis(self.latency_ms.load(Ordering::Relaxed))
+    }
+
+    /// Sleeps for `d`, or less if the server is shutting down.
+    async fn pause(&self, d: Duration) {
+        let mut stopping = self.stopping.subscribe();
+        if *stopping.borrow_and_update() {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = stopping.changed() => {}
+        }
     }
 
     fn set_latency(&self, latency: Duration) {
@@ -146,6 +160,7 @@ impl ReplayServer {
             log: Mutex::default(),
             started: Instant::now(),
             latency_ms: AtomicU64::new(options.latency.as_millis() as u64),
+            stopping: watch::Sender::new(false),
         });
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
@@ -228,17 +243,25 @@ impl ReplayServer {
         self.shared.corpus.len(source)
     }
 
-    /// Stops accepting connections and waits for in-flight requests.
+    /// Stops accepting connections, cuts injected delays short and waits (at most five
+    /// seconds) for in-flight requests.
     pub async fn shutdown(mut self) {
+        self.shared.stopping.send_replace(true);
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let _ = (&mut self.task).await;
+        if tokio::time::timeout(Duration::from_secs(5), &mut self.task)
+            .await
+            .is_err()
+        {
+            self.task.abort();
+        }
     }
 }
 
 impl Drop for ReplayServer {
     fn drop(&mut self) {
+        self.shared.stopping.send_replace(true);
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -14,6 +14,9 @@ use std::sync::Arc;
 
 type St = State<Arc<Shared>>;
 
+/// Requests kept in the log.
+const MAX_LOG: usize = 500_000;
+
 /// All routes: the four APIs under `/openalex`, `/pubmed`, `/arxiv`, `/s2` (also
 /// `/semantic_scholar`), the admin API under `/_admin`, and `/healthz`.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -149,14 +152,14 @@ async fn api(
     let arrived = s.started.elapsed();
     let latency = s.latency();
     if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
+        s.pause(latency).await;
     }
     let fault = lock(&s.faults).take(source, endpoint);
     let reply = match fault.as_ref().map(|f| f.effect(endpoint)) {
         None => make(&s),
         Some(Effect::Replace(reply)) => reply,
         Some(Effect::Delay(delay)) => {
-            tokio::time::sleep(delay).await;
+            s.pause(delay).await;
             make(&s)
         }
         Some(Effect::Truncate) => {
@@ -175,7 +178,12 @@ async fn api(
         .trim_start_matches('/')
         .find('/')
         .map_or(uri.path().len(), |i| i + 1);
-    lock(&s.log).push(RequestRecord {
+    let mut log = lock(&s.log);
+    if log.len() >= MAX_LOG {
+        // A long-running demo keeps the most recent requests only.
+        log.drain(..MAX_LOG / 5);
+    }
+    log.push(RequestRecord {
         at_ms: arrived.as_millis() as u64,
         at_us: arrived.as_micros() as u64,
         source,
@@ -185,6 +193,7 @@ async fn api(
         status: reply.status,
         fault: fault.map(|f| f.kind),
     });
+    drop(log);
     tracing::debug!(
         source = source.name(),
         path = uri.path(),

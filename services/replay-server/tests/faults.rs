@@ -315,3 +315,20 @@ async fn latency_delays_every_answer_until_changed() {
     assert_eq!(latency["latency_ms"], 0);
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn shutdown_cuts_an_injected_one_minute_delay_short() {
+    let s = server().await;
+    s.inject(Fault::new(Source::SemanticScholar, FaultKind::Slow).delay_ms(60_000));
+    let hanging = tokio::spawn(client().get(url(&s, Source::SemanticScholar)).send());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    s.shutdown().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let answered = tokio::time::timeout(Duration::from_secs(3), hanging).await;
+    assert!(answered.is_ok(), "the delayed request ends with the server");
+}
