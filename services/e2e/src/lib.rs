@@ -295,6 +295,62 @@ impl TestStack {
         }
     }
 
+    /// Publishes a raw job body to this stack's exchange (confirmed), as a stray,
+    /// duplicate or hostile producer would.
+    pub async fn publish_raw(&self, routing_key: &str, body: Value) {
+        use lapin::options::BasicPublishOptions;
+        let (_conn, channel) = test_support::amqp_channel().await;
+        channel
+            .confirm_select(Default::default())
+            .await
+            .expect("confirms");
+        channel
+            .basic_publish(
+                self.exchange.as_str().into(),
+                routing_key.into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                body.to_string().as_bytes(),
+                lapin::BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .expect("publish")
+            .await
+            .expect("confirm");
+    }
+
+    /// Messages ready in a source's queue.
+    pub async fn queue_depth(&self, source: Source) -> u32 {
+        use lapin::options::QueueDeclareOptions;
+        let (_conn, channel) = test_support::amqp_channel().await;
+        let q = format!("{}.{}", self.exchange, source.as_str());
+        channel
+            .queue_declare(
+                q.as_str().into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .expect("queue exists")
+            .message_count()
+    }
+
+    /// Waits (5 s at most) until a source's queue has no ready message.
+    pub async fn wait_queue_drained(&self, source: Source) -> u32 {
+        for _ in 0..100 {
+            if self.queue_depth(source).await == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.queue_depth(source).await
+    }
+
     pub async fn count(&self, sql: &'static str) -> i64 {
         let (n,): (i64,) = sqlx::query_as(sql)
             .fetch_one(&self.db)

@@ -2,8 +2,6 @@
 //! fetcher → replayed source API → back, on the real local servers.
 
 use e2e::{StackOptions, TestStack, org_a, token};
-use lapin::BasicProperties;
-use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use platform::Source;
 use platform::auth::Role;
@@ -11,43 +9,6 @@ use serde_json::json;
 use std::time::Duration;
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
-
-async fn publish_raw(stack: &TestStack, routing_key: &str, body: serde_json::Value) {
-    let (_conn, channel) = test_support::amqp_channel().await;
-    channel.confirm_select(Default::default()).await.unwrap();
-    channel
-        .basic_publish(
-            stack.exchange.as_str().into(),
-            routing_key.into(),
-            BasicPublishOptions {
-                mandatory: true,
-                ..Default::default()
-            },
-            body.to_string().as_bytes(),
-            BasicProperties::default().with_delivery_mode(2),
-        )
-        .await
-        .unwrap()
-        .await
-        .unwrap();
-}
-
-async fn queue_depth(stack: &TestStack, source: Source) -> u32 {
-    let (_conn, channel) = test_support::amqp_channel().await;
-    let q = format!("{}.{}", stack.exchange, source.as_str());
-    channel
-        .queue_declare(
-            q.as_str().into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap()
-        .message_count()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_openalex_run_goes_from_post_to_completed_with_the_replayed_papers() {
@@ -190,21 +151,16 @@ async fn a_duplicate_delivery_is_processed_once() {
     let run = stack.wait_terminal(&id, RUN_TIMEOUT).await;
     assert_eq!(run["status"], "completed", "{run}");
     let requests_before = stack.replay.requests("arxiv").len();
-    publish_raw(
-        &stack,
-        "arxiv",
-        json!({"run_id": id, "source": "arxiv", "attempt": 1}),
-    )
-    .await;
-    for _ in 0..100 {
-        if queue_depth(&stack, Source::Arxiv).await == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    stack
+        .publish_raw(
+            "arxiv",
+            json!({"run_id": id, "source": "arxiv", "attempt": 1}),
+        )
+        .await;
+    stack.wait_queue_drained(Source::Arxiv).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        queue_depth(&stack, Source::Arxiv).await,
+        stack.queue_depth(Source::Arxiv).await,
         0,
         "the duplicate was acknowledged"
     );
@@ -228,12 +184,12 @@ async fn a_job_reaching_another_sources_fetcher_fails_its_run_naming_both() {
     })
     .await;
     let id = stack.start_ok(Source::OpenAlex, "graphene", 10).await;
-    publish_raw(
-        &stack,
-        "pubmed",
-        json!({"run_id": id, "source": "openalex", "attempt": 1}),
-    )
-    .await;
+    stack
+        .publish_raw(
+            "pubmed",
+            json!({"run_id": id, "source": "openalex", "attempt": 1}),
+        )
+        .await;
     let run = stack.wait_terminal(&id, RUN_TIMEOUT).await;
     assert_eq!(run["status"], "failed");
     let message = run["error_message"].as_str().unwrap();
@@ -251,25 +207,20 @@ async fn a_job_for_an_unknown_run_is_acknowledged_and_creates_nothing() {
         ..Default::default()
     })
     .await;
-    publish_raw(
-        &stack,
-        "semantic_scholar",
-        json!({"run_id": uuid::Uuid::new_v4(), "source": "semantic_scholar", "attempt": 1}),
-    )
-    .await;
-    publish_raw(
-        &stack,
-        "semantic_scholar",
-        json!({"run_id": "not-a-uuid", "source": "x"}),
-    )
-    .await;
-    for _ in 0..100 {
-        if queue_depth(&stack, Source::SemanticScholar).await == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(queue_depth(&stack, Source::SemanticScholar).await, 0);
+    stack
+        .publish_raw(
+            "semantic_scholar",
+            json!({"run_id": uuid::Uuid::new_v4(), "source": "semantic_scholar", "attempt": 1}),
+        )
+        .await;
+    stack
+        .publish_raw(
+            "semantic_scholar",
+            json!({"run_id": "not-a-uuid", "source": "x"}),
+        )
+        .await;
+    stack.wait_queue_drained(Source::SemanticScholar).await;
+    assert_eq!(stack.queue_depth(Source::SemanticScholar).await, 0);
     assert_eq!(stack.count("SELECT count(*) FROM ingest_runs").await, 0);
     assert_eq!(stack.count("SELECT count(*) FROM papers").await, 0);
     assert!(
@@ -320,7 +271,7 @@ async fn a_run_waits_queued_until_its_fetcher_starts_then_completes() {
     let (_, run) = stack.get_run(&id, &token(org_a(), Role::Viewer)).await;
     assert_eq!(run["status"], "queued");
     assert_eq!(
-        queue_depth(&stack, Source::SemanticScholar).await,
+        stack.queue_depth(Source::SemanticScholar).await,
         1,
         "the job waits in its queue"
     );
