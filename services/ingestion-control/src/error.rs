@@ -72,11 +72,10 @@ impl From<ControlError> for Status {
             }
             ControlError::Database(e) => {
                 tracing::error!(error = %e, "database error");
-                match e {
-                    sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                        Status::unavailable("database unavailable")
-                    }
-                    _ => Status::new(Code::Internal, "internal error"),
+                if crate::db::is_unavailable(&e) {
+                    Status::unavailable("database unavailable")
+                } else {
+                    Status::new(Code::Internal, "internal error")
                 }
             }
         }

@@ -272,11 +272,3 @@ impl Publisher {
         }
     }
 }
-
-/// Long strings in AMQP headers, for tests that inspect them.
-pub fn header_str(headers: &FieldTable, key: &str) -> Option<String> {
-    match headers.inner().get(key)? {
-        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
-        _ => None,
-    }
-}

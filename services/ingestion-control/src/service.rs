@@ -2,7 +2,7 @@
 //! of the repositories and the publisher. gRPC handlers translate to and from this.
 
 use crate::clock::SharedClock;
-use crate::db::{self, papers, runs};
+use crate::db::{papers, runs};
 use crate::domain::cursor::{Cursor, page_limit};
 use crate::domain::records::{ImportRecord, MAX_RECORDS_PER_PAGE};
 use crate::domain::run::{NewRun, RunRecord};
@@ -413,9 +413,4 @@ fn next_cursor<T>(rows: &mut Vec<T>, limit: i64, key: impl Fn(&T) -> Cursor) -> 
     } else {
         None
     }
-}
-
-/// Whether a database error is worth retrying by the caller.
-pub fn is_transient(e: &ControlError) -> bool {
-    matches!(e, ControlError::Database(err) if db::is_unavailable(err))
 }
