@@ -1,0 +1,209 @@
+//! `floors`: the storage work of a start and of a read, with no gRPC or HTTP in
+//! front, in the same closed loop as `loadgen` (same concurrency, same pool size as
+//! ingestion-control's `DATABASE_MAX_CONNECTIONS`, default 16).
+//!
+//! - `floors start`: `BEGIN; INSERT … RETURNING *; COMMIT`, publish the job
+//!   (persistent, mandatory, publisher confirm) on one confirm channel shared by all
+//!   workers, then `UPDATE … SET published_at` — exactly what `CreateRun` stores.
+//! - `floors read`: `SELECT * FROM ingest_runs WHERE id = $1 AND organization_id = $2`.
+
+use bench::closed_loop::{self, LoopConfig, spread_index};
+use clap::{Parser, Subcommand};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::{FieldTable, ShortString};
+use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+#[derive(Parser)]
+#[command(
+    name = "floors",
+    about = "Start and read floors straight against the stores"
+)]
+struct Cli {
+    /// The benchmark database (the migrations are applied if needed).
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Pool size: ingestion-control's `DATABASE_MAX_CONNECTIONS`.
+    #[arg(long, default_value_t = 16)]
+    pool: u32,
+    #[arg(long, default_value_t = 10.0)]
+    duration_secs: f64,
+    #[arg(long, default_value_t = 2.0)]
+    warmup_secs: f64,
+    /// The organisation of the rows.
+    #[arg(long)]
+    org: Uuid,
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Insert + commit, publish with confirm, mark published.
+    Start {
+        #[arg(long, env = "AMQP_URL")]
+        amqp_url: String,
+        /// The stack's exchange; jobs are routed to `<exchange>.pubmed`.
+        #[arg(long, env = "AMQP_EXCHANGE")]
+        exchange: String,
+    },
+    /// Primary-key reads of the ids in `--ids-file`.
+    Read {
+        #[arg(long)]
+        ids_file: std::path::PathBuf,
+    },
+}
+
+struct StartFloor {
+    pool: PgPool,
+    channel: Channel,
+    exchange: String,
+    org: Uuid,
+}
+
+impl StartFloor {
+    async fn once(&self) -> Result<(), String> {
+        let id = Uuid::now_v7();
+        let db = |e: sqlx::Error| format!("db: {e}");
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query(
+            "INSERT INTO ingest_runs (id, organization_id, requested_by, source, query, filters, max_results)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
+        )
+        .bind(id)
+        .bind(self.org)
+        .bind("floor")
+        .bind("pubmed")
+        .bind("benchmark start load")
+        .bind(serde_json::json!({}))
+        .bind(100i32)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        let body = serde_json::to_vec(&serde_json::json!({
+            "run_id": id, "source": "pubmed", "attempt": 1
+        }))
+        .map_err(|e| e.to_string())?;
+        let properties = BasicProperties::default()
+            .with_content_type(ShortString::from("application/json"))
+            .with_delivery_mode(2)
+            .with_message_id(ShortString::from(id.to_string()))
+            .with_type(ShortString::from("ingest.job"))
+            .with_headers(FieldTable::default());
+        let confirm = self
+            .channel
+            .basic_publish(
+                self.exchange.as_str().into(),
+                "pubmed".into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                &body,
+                properties,
+            )
+            .await
+            .map_err(|e| format!("publish: {e}"))?
+            .await
+            .map_err(|e| format!("confirm: {e}"))?;
+        match confirm {
+            Confirmation::Ack(None) => {}
+            Confirmation::Ack(Some(_)) => return Err("unroutable".into()),
+            _ => return Err("nack".into()),
+        }
+        sqlx::query(
+            "UPDATE ingest_runs SET published_at = now(), publish_attempts = publish_attempts + 1
+             WHERE id = $1 AND attempt = $2 AND published_at IS NULL AND status IN ('queued', 'running')",
+        )
+        .bind(id)
+        .bind(1i32)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+}
+
+async fn read_once(pool: &PgPool, id: Uuid, org: Uuid) -> Result<(), String> {
+    let row = sqlx::query("SELECT * FROM ingest_runs WHERE id = $1 AND organization_id = $2")
+        .bind(id)
+        .bind(org)
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| format!("db: {e}"))?;
+    row.map(|_| ()).ok_or_else(|| "not found".to_string())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let pool = PgPoolOptions::new()
+        .max_connections(cli.pool)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(&cli.database_url)
+        .await?;
+    MIGRATOR.run(&pool).await?;
+    let cfg = LoopConfig {
+        concurrency: cli.concurrency,
+        duration: Duration::from_secs_f64(cli.duration_secs),
+        warmup: Duration::from_secs_f64(cli.warmup_secs),
+    };
+    let (scenario, result) = match cli.mode {
+        Mode::Start { amqp_url, exchange } => {
+            let connection = Connection::connect(
+                &amqp_url,
+                ConnectionProperties::default().with_connection_name("bench floors".into()),
+            )
+            .await?;
+            let channel = connection.create_channel().await?;
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await?;
+            let floor = Arc::new(StartFloor {
+                pool: pool.clone(),
+                channel,
+                exchange,
+                org: cli.org,
+            });
+            let result = closed_loop::run(cfg, move |_, _| {
+                let floor = floor.clone();
+                async move { floor.once().await }
+            })
+            .await;
+            let _ = connection.close(200, "done".into()).await;
+            ("start_floor", result)
+        }
+        Mode::Read { ids_file } => {
+            let ids: Vec<Uuid> = std::fs::read_to_string(&ids_file)?
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| Uuid::parse_str(l.trim()))
+                .collect::<Result<_, _>>()?;
+            anyhow::ensure!(!ids.is_empty(), "no ids in {}", ids_file.display());
+            let ids = Arc::new(ids);
+            let (pool, org) = (pool.clone(), cli.org);
+            let result = closed_loop::run(cfg, move |worker, seq| {
+                let (pool, ids) = (pool.clone(), ids.clone());
+                async move { read_once(&pool, ids[spread_index(worker, seq, ids.len())], org).await }
+            })
+            .await;
+            ("read_floor", result)
+        }
+    };
+    pool.close().await;
+    let mut out = result.to_json(&cfg);
+    out["scenario"] = scenario.into();
+    out["tool"] = "floors".into();
+    out["pool"] = cli.pool.into();
+    bench::print_json(&out);
+    Ok(())
+}
