@@ -20,6 +20,7 @@ use std::time::Duration;
 use test_support::{JWT_SECRET, TestDatabase, WORKER_TOKEN};
 use tokio::task::JoinHandle;
 
+pub mod processes;
 pub use test_support::{org_a, org_b, token};
 
 /// A replay-server fault for one of our sources.
