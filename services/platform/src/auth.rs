@@ -294,14 +294,21 @@ impl JwtVerifier {
         validation.algorithms = vec![cfg.algorithm()];
         validation.leeway = cfg.leeway_secs;
         validation.validate_exp = true;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        // A configured issuer or audience must also be *present*: jsonwebtoken only
+        // compares the claims a token carries unless they are listed as required.
+        let mut required = vec!["exp", "sub"];
         if let Some(iss) = &cfg.issuer {
             validation.set_issuer(&[iss]);
+            required.push("iss");
         }
         match &cfg.audience {
-            Some(aud) => validation.set_audience(&[aud]),
+            Some(aud) => {
+                validation.set_audience(&[aud]);
+                required.push("aud");
+            }
             None => validation.validate_aud = false,
         }
+        validation.set_required_spec_claims(&required);
         Ok(JwtVerifier { key, validation })
     }
 
@@ -533,6 +540,11 @@ mod tests {
         claims.iss = Some("https://idp.example".into());
         claims.aud = Some("foundations".into());
         assert!(v.verify(&mint_hs256(SECRET, &claims).unwrap()).is_ok());
+        claims.iss = Some("https://other.example".into());
+        assert!(v.verify(&mint_hs256(SECRET, &claims).unwrap()).is_err());
+        claims.iss = Some("https://idp.example".into());
+        claims.aud = Some("someone-else".into());
+        assert!(v.verify(&mint_hs256(SECRET, &claims).unwrap()).is_err());
     }
 
     #[test]
