@@ -254,6 +254,46 @@ fn echoed(message: &str, fallback: &str) -> String {
     }
 }
 
+/// Whether `status` is tonic's own report of a connection to control that failed
+/// (refused, reset, closed mid-call) rather than an answer control sent. tonic keeps
+/// the underlying error as the status's source; its own call deadline
+/// ([`tonic::TimeoutExpired`]) is a timeout, not a transport failure.
+fn is_transport_failure(status: &tonic::Status) -> bool {
+    let mut source = std::error::Error::source(status);
+    while let Some(err) = source {
+        if err.is::<tonic::TimeoutExpired>() {
+            return false;
+        }
+        if err.is::<tonic::transport::Error>()
+            || err.is::<tonic::ConnectError>()
+            || err.is::<std::io::Error>()
+        {
+            return true;
+        }
+        source = err.source();
+    }
+    // The source is lost once a status is rebuilt from its code and message.
+    status.code() == Code::Unknown && status.message().starts_with("transport error")
+}
+
+/// The 503 for control (or what control depends on) being unavailable; names the
+/// run control created before the failure, when it says so.
+fn unavailable(status: &tonic::Status) -> ApiError {
+    let ingest_run_id = metadata_str(status, RUN_ID_METADATA).and_then(|v| Uuid::parse_str(v).ok());
+    tracing::warn!(code = ?status.code(), message = %status.message(), ?ingest_run_id, "ingestion-control unavailable");
+    let detail = match ingest_run_id {
+        Some(id) => format!(
+            "run {id} was created but could not be queued, so it is marked failed; \
+             retry it, or start again with the same Idempotency-Key"
+        ),
+        None => "ingestion-control is temporarily unavailable; try again shortly".into(),
+    };
+    ApiError::Unavailable {
+        detail,
+        ingest_run_id,
+    }
+}
+
 fn metadata_str<'a>(status: &'a tonic::Status, key: &str) -> Option<&'a str> {
     status.metadata().get(key).and_then(|v| v.to_str().ok())
 }
@@ -287,22 +327,11 @@ impl From<tonic::Status> for ApiError {
                 detail: "the token was not accepted".into(),
                 token_presented: true,
             },
-            Code::Unavailable => {
-                let ingest_run_id =
-                    metadata_str(&status, RUN_ID_METADATA).and_then(|v| Uuid::parse_str(v).ok());
-                tracing::warn!(code = ?status.code(), %message, ?ingest_run_id, "ingestion-control unavailable");
-                let detail = match ingest_run_id {
-                    Some(id) => format!(
-                        "run {id} was created but could not be queued, so it is marked failed; \
-                         retry it, or start again with the same Idempotency-Key"
-                    ),
-                    None => "ingestion-control is unavailable; try again shortly".into(),
-                };
-                ApiError::Unavailable {
-                    detail,
-                    ingest_run_id,
-                }
-            }
+            Code::Unavailable => unavailable(&status),
+            // A call whose connection broke (control died mid-call, connection reset)
+            // comes back as UNKNOWN "transport error", or CANCELLED when the connection
+            // closed before the request was sent: control is down, which is retryable.
+            _ if is_transport_failure(&status) => unavailable(&status),
             // tonic reports its own client-side deadline as CANCELLED ("Timeout expired").
             Code::DeadlineExceeded | Code::Cancelled => {
                 tracing::warn!(code = ?status.code(), %message, "ingestion-control timed out");
@@ -313,5 +342,47 @@ impl From<tonic::Status> for ApiError {
                 ApiError::Internal
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+
+    fn http_status(status: tonic::Status) -> (StatusCode, String) {
+        let err = ApiError::from(status);
+        (err.status(), err.to_problem().detail)
+    }
+
+    #[test]
+    fn a_broken_connection_reported_as_unknown_transport_error_is_a_503() {
+        let broken = io::Error::new(io::ErrorKind::BrokenPipe, "stream closed");
+        let (status, detail) = http_status(tonic::Status::from_error(Box::new(broken)));
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(detail.contains("temporarily unavailable"), "{detail}");
+
+        // The same status rebuilt from code and message alone (its source lost).
+        let (status, _) = http_status(tonic::Status::unknown("transport error"));
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn a_refused_connection_is_a_503() {
+        let refused = io::Error::new(io::ErrorKind::ConnectionRefused, "refused");
+        let status = tonic::Status::from_error(Box::new(tonic::ConnectError(Box::new(refused))));
+        assert_eq!(status.code(), Code::Unavailable);
+        let (status, detail) = http_status(status);
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!detail.contains("refused"), "{detail}");
+    }
+
+    #[test]
+    fn the_clients_own_deadline_stays_a_504_and_an_unknown_answer_a_500() {
+        let timeout = tonic::Status::from_error(Box::new(tonic::TimeoutExpired(())));
+        assert_eq!(timeout.code(), Code::Cancelled);
+        assert_eq!(http_status(timeout).0, StatusCode::GATEWAY_TIMEOUT);
+        let answered = tonic::Status::unknown("control panicked");
+        assert_eq!(http_status(answered).0, StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

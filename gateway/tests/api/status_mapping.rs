@@ -218,3 +218,45 @@ async fn control_being_down_is_a_503_and_the_gateway_still_starts() {
     )
     .await;
 }
+
+/// A "control" that accepts each connection and dies on it: after reading the
+/// request (`read_first`), or at once.
+async fn spawn_dying_control(read_first: bool) -> String {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            if read_first {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+            }
+            drop(socket);
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn control_dying_mid_call_is_a_503_not_a_500_or_a_504() {
+    for read_first in [true, false] {
+        let app = start(
+            Config::new(
+                "127.0.0.1:0".parse().unwrap(),
+                spawn_dying_control(read_first).await,
+                hs256_auth(),
+            ),
+            FakeControl::default(),
+        )
+        .await;
+        let p = problem(
+            app.post_json("/papers/ingest/pubmed/async", r#"{"query": "q"}"#)
+                .await,
+            503,
+        )
+        .await;
+        assert!(p.detail.contains("temporarily unavailable"), "{p:?}");
+        assert!(p.ingest_run_id.is_none());
+        problem(app.get("/ingestion/runs/", &token(Role::Viewer)).await, 503).await;
+    }
+}
