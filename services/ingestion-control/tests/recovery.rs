@@ -211,3 +211,57 @@ async fn a_job_that_keeps_failing_is_dead_lettered_and_its_run_failed_with_the_r
     );
     t.teardown().await;
 }
+
+#[tokio::test]
+async fn a_statement_cut_off_by_a_server_shutdown_is_unavailable_so_callers_retry() {
+    use sqlx::Connection as _;
+    let url = test_support::admin_url();
+    let mut victim = sqlx::PgConnection::connect(&url).await.unwrap();
+    let mut killer = sqlx::PgConnection::connect(&url).await.unwrap();
+    let (pid,): (i32,) = sqlx::query_as("SELECT pg_backend_pid()")
+        .fetch_one(&mut victim)
+        .await
+        .unwrap();
+    let statement = tokio::spawn(async move {
+        sqlx::query("SELECT pg_sleep(30)")
+            .execute(&mut victim)
+            .await
+    });
+    // What a restart does to statements in flight (`pg_ctl stop -m fast`): 57P01.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (sleeping,): (bool,) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+                             WHERE pid = $1 AND state = 'active' AND wait_event = 'PgSleep')",
+        )
+        .bind(pid)
+        .fetch_one(&mut killer)
+        .await
+        .unwrap();
+        if sleeping {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the statement never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .execute(&mut killer)
+        .await
+        .unwrap();
+    let err = statement
+        .await
+        .unwrap()
+        .expect_err("the statement is cut off");
+    assert_eq!(
+        err.as_database_error().and_then(|e| e.code()).as_deref(),
+        Some("57P01"),
+        "{err}"
+    );
+    assert!(ingestion_control::db::is_unavailable(&err));
+    let status = tonic::Status::from(ingestion_control::error::ControlError::Database(err));
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+}
