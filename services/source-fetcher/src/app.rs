@@ -75,6 +75,7 @@ impl Application {
                 amqp_url: config.amqp_url.expose().to_owned(),
                 queue: config.queue(),
                 prefetch: config.prefetch.max(1),
+                step_timeout: crate::consume::BROKER_STEP_TIMEOUT,
                 runner,
                 readiness,
                 shutdown,
