@@ -261,15 +261,20 @@ async fn ingestion_control_dying_between_commit_and_publish_leaves_a_queued_run_
     );
     assert_invariants(stack.invariant_violations().await);
     stack.teardown().await;
-    // KNOWN BUG (gateway/src/problem.rs, the `code =>` arm of the tonic::Status
-    // mapping): a call whose connection drops because ingestion-control died comes
-    // back as Code::Unknown "transport error" and the gateway answers 500 "internal
-    // error" instead of 503 "ingestion-control is unavailable" (or 502). Checked last,
-    // so the recovery above is proven either way.
+    // A call whose connection drops because ingestion-control died comes back from
+    // tonic as UNKNOWN "transport error" (or CANCELLED); the gateway answers 503, as
+    // for any unreachable control (gateway/src/problem.rs). Checked last, so the
+    // recovery above is proven either way.
+    assert_eq!(
+        status, 503,
+        "the start fails as unavailable when ingestion-control dies mid-call, \
+         not as an internal error: {body}"
+    );
     assert!(
-        status == 502 || status == 503,
-        "the start fails as unavailable (502/503) when ingestion-control dies mid-call, \
-         not as an internal error: {status} {body}"
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("temporarily unavailable")),
+        "{body}"
     );
 }
 
@@ -376,11 +381,8 @@ async fn while_rabbitmq_is_down_starts_answer_503_naming_a_failed_run_and_afterw
     }
 
     // No restart: the same processes reconnect by themselves.
-    // KNOWN BUG (services/source-fetcher/src/consume.rs, `consume_once`): the broker
-    // set-up (connect, channel, qos, basic_consume) has no timeout and does not race
-    // the shutdown signal; a reconnect attempt made while RabbitMQ is starting was
-    // seen to hang for good, and that fetcher never consumed again (and ignored
-    // SIGTERM). Intermittent.
+    // A reconnect attempt made while RabbitMQ is starting can stall; every step of
+    // the fetcher's broker set-up is bounded and retried (source-fetcher's consume.rs).
     let stuck = stack.not_ready_after(Duration::from_secs(30)).await;
     assert!(
         stuck.is_empty(),
@@ -491,13 +493,11 @@ async fn a_postgres_restart_mid_load_is_ridden_out_by_retries_and_every_run_comp
         failed_internal.len()
     );
     stack.teardown().await;
-    // KNOWN BUG (services/ingestion-control/src/db/mod.rs, `is_unavailable`, used by
-    // the `ControlError::Database` arm of error.rs): a statement cut off by the restart
-    // fails with a database error "terminating connection due to administrator
-    // command" (SQLSTATE 57P01), mapped to INTERNAL instead of UNAVAILABLE, so the
-    // fetcher does not retry the RecordPage: it requeues the job and the run waits for
-    // its lease to expire and the reconciler (and spends a claim). Checked last, so
-    // "every run completes" is proven either way.
+    // A statement cut off by the restart fails with "terminating connection due to
+    // administrator command" (SQLSTATE 57P01), which ingestion-control answers as
+    // UNAVAILABLE (db::is_unavailable), so the fetcher retries the RecordPage rather
+    // than requeueing the job and spending a claim. Checked last, so "every run
+    // completes" is proven either way.
     assert!(
         failed_internal.is_empty(),
         "RecordPage calls in flight at the restart must be retried as UNAVAILABLE, not failed as INTERNAL:\n{}",
@@ -832,7 +832,7 @@ async fn two_hundred_runs_across_four_sources_survive_every_fault_and_nothing_is
     tokio::time::sleep(Duration::from_secs(2)).await;
     outage.end().await;
     phase("RabbitMQ start_app");
-    // Every process reconnects by itself (checked at the end, see the KNOWN BUG in
+    // Every process reconnects by itself (checked at the end, as in
     // `while_rabbitmq_is_down_…`); the load goes on meanwhile.
     let stuck_after_broker = stack.not_ready_after(Duration::from_secs(30)).await;
     assert_eq!(status, 503, "a start while the broker is down: {body}");
@@ -990,13 +990,12 @@ async fn two_hundred_runs_across_four_sources_survive_every_fault_and_nothing_is
     stack.teardown().await;
     assert!(
         stuck_after_broker.is_empty(),
-        "processes did not reconnect within 30 s after RabbitMQ came back (KNOWN BUG, see \
-         `while_rabbitmq_is_down_…`): {stuck_after_broker:?}"
+        "processes did not reconnect within 30 s after RabbitMQ came back: {stuck_after_broker:?}"
     );
-    // The crash probe's answer is checked last (see the KNOWN BUG in
+    // The crash probe's answer is checked last (as in
     // `ingestion_control_dying_between_commit_and_publish_…`).
-    assert!(
-        crash_status == 502 || crash_status == 503,
-        "the start that killed ingestion-control answers 502/503: {crash_status} {crash_body}"
+    assert_eq!(
+        crash_status, 503,
+        "the start that killed ingestion-control answers 503: {crash_body}"
     );
 }
