@@ -322,3 +322,90 @@ async fn organisation_a_never_sees_organisation_bs_papers() {
     );
     t.teardown().await;
 }
+
+/// One page mixing every case the import tells apart: a work repeated within the page,
+/// a known work, a record that links two known papers, and new works.
+#[tokio::test]
+async fn a_page_mixing_repeats_known_links_and_new_works_imports_each_work_once() {
+    let t = spawn(Options::default()).await;
+    let first = running(&t, org_a(), Source::OpenAlex, "w1").await;
+    t.record_page(
+        &first,
+        vec![
+            paper("X", Some("10.1/x"), ids(Some("W1"), None, None, None)),
+            paper("Y", Some("10.1/y"), ids(Some("W2"), None, None, None)),
+        ],
+        "{}",
+    )
+    .await
+    .unwrap();
+
+    let second = running(&t, org_a(), Source::SemanticScholar, "w2").await;
+    let res = t
+        .record_page(
+            &second,
+            vec![
+                paper("New", Some("10.1/new"), ids(None, None, None, Some("a1"))),
+                paper(
+                    "New, again",
+                    Some("https://doi.org/10.1/NEW"),
+                    ids(None, None, None, Some("a2")),
+                ),
+                paper("X again", Some("10.1/x"), ids(None, None, None, Some("a3"))),
+                paper("Link", Some("10.1/y"), ids(Some("W1"), None, None, None)),
+                paper("Fresh", Some("10.1/fresh"), ids(None, None, None, None)),
+                paper("Keyless", None, ids(None, None, None, None)),
+                paper("Twin", Some("10.1/twin"), ids(None, None, None, None)),
+                {
+                    let mut richer = paper("Twin", Some("10.1/twin"), ids(None, None, None, None));
+                    richer.abstract_text = Some("The twin's abstract.".into());
+                    richer.publication_date = Some("2021-03-04".into());
+                    richer.date_precision = v1::DatePrecision::Day as i32;
+                    richer
+                },
+            ],
+            "{}",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (res.papers_found, res.papers_imported),
+        (8, 4),
+        "New, Fresh, Keyless and Twin are new"
+    );
+    assert_eq!(
+        count(&t, "SELECT count(*) FROM papers").await,
+        5,
+        "X and Y merged; New and Twin once"
+    );
+    let s2: Vec<(Option<String>,)> =
+        sqlx::query_as("SELECT s2_id FROM papers WHERE s2_id IS NOT NULL ORDER BY s2_id")
+            .fetch_all(&t.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        s2,
+        vec![(Some("a1".into()),), (Some("a3".into()),)],
+        "the first record of a repeated work wins; the known work gains its id"
+    );
+    let (linked,): (i64,) = sqlx::query_as("SELECT count(*) FROM run_papers WHERE run_id = $1")
+        .bind(uuid::Uuid::parse_str(&second.run_id).unwrap())
+        .fetch_one(&t.db)
+        .await
+        .unwrap();
+    assert_eq!(linked, 5, "New, the merged X/Y, Fresh, Keyless and Twin");
+    let twin: (Option<String>, Option<String>) =
+        sqlx::query_as("SELECT abstract, publication_date FROM papers WHERE doi = '10.1/twin'")
+            .fetch_one(&t.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        twin,
+        (
+            Some("The twin's abstract.".into()),
+            Some("2021-03-04".into())
+        ),
+        "a work repeated within a page is filled in from every copy"
+    );
+    t.teardown().await;
+}

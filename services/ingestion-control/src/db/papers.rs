@@ -1,7 +1,7 @@
 //! `papers` and `run_papers`: the batched import and the reads.
 
 use crate::domain::cursor::Cursor;
-use crate::domain::records::{AuthorJson, ImportRecord, to_sql_json};
+use crate::domain::records::{AuthorJson, ImportRecord, SqlRows};
 use crate::domain::run::timestamp;
 use chrono::{DateTime, Utc};
 use ingestion_proto::v1;
@@ -26,7 +26,7 @@ pub async fn import_page(
             .bind(org)
             .bind(run_id)
             .bind(source.as_str())
-            .bind(to_sql_json(records))
+            .bind(sqlx::types::Json(SqlRows(records)))
             .fetch_one(&mut **tx)
             .await?;
     Ok((i64::from(found), i64::from(imported)))
@@ -119,6 +119,8 @@ pub async fn list(pool: &PgPool, org: Uuid, f: &PaperFilter) -> Result<Vec<Paper
     sqlx::query_as(
         "SELECT p.* FROM papers p
           WHERE p.organization_id = $1
+            -- Names the predicate of papers_org_listing, the index for this order (0004).
+            AND p.created_at IS NOT NULL
             AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM run_papers rp WHERE rp.paper_id = p.id AND rp.run_id = $2))
             AND ($3::text IS NULL OR $3 = ANY (p.sources))
             AND ($4::text IS NULL OR p.doi = $4)

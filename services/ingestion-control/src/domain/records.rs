@@ -14,7 +14,7 @@ const MAX_SHORT_CHARS: usize = 500;
 /// Records per page accepted by `RecordPage`.
 pub const MAX_RECORDS_PER_PAGE: usize = 2_000;
 
-/// The row shape `import_papers()` reads (see migrations/0002_papers.sql).
+/// The row shape `import_papers()` reads (see migrations/0004_import_papers_set_based.sql).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ImportRecord {
     pub title: String,
@@ -51,16 +51,17 @@ struct SqlRow<'a> {
     abstract_: &'a Option<String>,
 }
 
-/// Serialises a page for `import_papers(…, p_records jsonb)`.
-pub fn to_sql_json(records: &[ImportRecord]) -> serde_json::Value {
-    let rows: Vec<SqlRow<'_>> = records
-        .iter()
-        .map(|rec| SqlRow {
+/// A page as `import_papers(…, p_records jsonb)` reads it: serialised straight into
+/// the statement's parameter, without building a `serde_json::Value` first.
+pub struct SqlRows<'a>(pub &'a [ImportRecord]);
+
+impl Serialize for SqlRows<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|rec| SqlRow {
             rec,
             abstract_: &rec.abstract_text,
-        })
-        .collect();
-    serde_json::to_value(rows).unwrap_or_else(|_| serde_json::Value::Array(vec![]))
+        }))
+    }
 }
 
 fn clip(s: &str, max: usize) -> String {
@@ -292,7 +293,7 @@ mod tests {
             abstract_text: Some("A".into()),
             ..Default::default()
         });
-        let json = to_sql_json(&[rec]);
+        let json = serde_json::to_value(SqlRows(&[rec])).unwrap();
         assert_eq!(json[0]["abstract"], "A");
         assert_eq!(json[0]["title"], "T");
     }
