@@ -4,11 +4,12 @@ CARGO ?= cargo
 ORG ?= 00000000-0000-4000-8000-000000000001
 ROLE ?= member
 
-.PHONY: help services build run test test-rust lint fmt clippy token bench clean-test-data
+.PHONY: help services build run test test-rust test-faults lint fmt clippy token bench clean-test-data
 
 help:
 	@echo "make run [OFFLINE=1]  the whole stack on local PostgreSQL and RabbitMQ (OFFLINE=1: replayed source APIs)"
-	@echo "make test             every test (starts PostgreSQL and RabbitMQ if needed)"
+	@echo "make test             every test (starts PostgreSQL and RabbitMQ if needed), the fault suite last"
+	@echo "make test-faults      only the fault suite (kills services, stops PostgreSQL and RabbitMQ)"
 	@echo "make lint             cargo fmt --check and clippy -D warnings"
 	@echo "make token ROLE=member [ORG=uuid]  a development JWT (DEV_MODE secret or JWT_SECRET)"
 	@echo "make bench            the benchmark suite (release build)"
@@ -31,7 +32,8 @@ clean-test-data:
 test-rust: services clean-test-data
 	$(CARGO) test --workspace --no-fail-fast
 
-test: test-rust $(if $(wildcard deploy/deploy.mk),test-deploy,)
+# The fault suite comes last: it stops and restarts the shared PostgreSQL and RabbitMQ.
+test: test-rust $(if $(wildcard deploy/deploy.mk),test-deploy,) test-faults
 
 lint: fmt clippy
 
@@ -45,3 +47,6 @@ bench: services
 	@scripts/bench.sh
 
 -include deploy/deploy.mk
+
+include services/e2e/faults.mk
+test-faults: services
