@@ -59,6 +59,15 @@ enum Command {
         #[arg(long)]
         exchange: String,
     },
+    /// Stands in for autovacuum's analyze where the server runs without it: every
+    /// `--naptime-secs`, ANALYZE each table changed by more than 50 rows + 10 % since
+    /// its last analyze (autovacuum's defaults). Runs until killed.
+    Autoanalyze {
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        #[arg(long, default_value_t = 60)]
+        naptime_secs: u64,
+    },
     /// Waits until `--url` answers 200.
     WaitHttp {
         #[arg(long)]
@@ -87,6 +96,26 @@ async fn amqp(url: &str) -> anyhow::Result<(Connection, lapin::Channel)> {
     .await?;
     let channel = conn.create_channel().await?;
     Ok((conn, channel))
+}
+
+async fn autoanalyze(database_url: &str, naptime: Duration) -> anyhow::Result<()> {
+    let mut c = PgConnection::connect(database_url).await?;
+    loop {
+        tokio::time::sleep(naptime).await;
+        let due: Vec<(String,)> = sqlx::query_as(
+            "SELECT quote_ident(s.relname) FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+              WHERE s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0)",
+        )
+        .fetch_all(&mut c)
+        .await?;
+        for (table,) in due {
+            let started = Instant::now();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("ANALYZE {table}")))
+                .execute(&mut c)
+                .await?;
+            eprintln!("analyzed {table} in {:?}", started.elapsed());
+        }
+    }
 }
 
 #[tokio::main]
@@ -173,6 +202,10 @@ async fn main() -> anyhow::Result<()> {
             }
             let _ = conn.close(200, "done".into()).await;
         }
+        Command::Autoanalyze {
+            database_url,
+            naptime_secs,
+        } => autoanalyze(&database_url, Duration::from_secs(naptime_secs)).await?,
         Command::WaitHttp { url, timeout_secs } => {
             let client = reqwest::Client::builder()
                 .no_proxy()

@@ -5,8 +5,12 @@
 
 #[path = "bench_report/scenarios.rs"]
 mod scenarios;
+#[path = "bench_report/services.rs"]
+mod services;
 #[path = "bench_report/table.rs"]
 mod table;
+#[path = "bench_report/throughput.rs"]
+mod throughput;
 
 use clap::Parser;
 use serde_json::{Value, json};

@@ -6,6 +6,10 @@
 //!   (persistent, mandatory, publisher confirm) on one confirm channel shared by all
 //!   workers, then `UPDATE … SET published_at` — exactly what `CreateRun` stores.
 //! - `floors read`: `SELECT * FROM ingest_runs WHERE id = $1 AND organization_id = $2`.
+//!
+//! The pool does not ping connections as it hands them out unless
+//! `--test-before-acquire` (ingestion-control's setting) is given: the floor is the
+//! statements alone. `--parts` takes the start floor apart for profiling.
 
 use bench::closed_loop::{self, LoopConfig, spread_index};
 use clap::{Parser, Subcommand};
@@ -38,6 +42,11 @@ struct Cli {
     duration_secs: f64,
     #[arg(long, default_value_t = 2.0)]
     warmup_secs: f64,
+    /// Ping each connection as the pool hands it out (sqlx's default, and
+    /// ingestion-control's setting): one more round trip per operation. Off, the
+    /// floor is the statements alone.
+    #[arg(long)]
+    test_before_acquire: bool,
     /// The organisation of the rows.
     #[arg(long)]
     org: Uuid,
@@ -54,6 +63,9 @@ enum Mode {
         /// The stack's exchange; jobs are routed to `<exchange>.pubmed`.
         #[arg(long, env = "AMQP_EXCHANGE")]
         exchange: String,
+        /// Which steps to run, to take the floor apart (profiling).
+        #[arg(long, value_delimiter = ',', default_value = "insert,publish,update")]
+        parts: Vec<Part>,
     },
     /// Primary-key reads of the ids in `--ids-file`.
     Read {
@@ -62,17 +74,42 @@ enum Mode {
     },
 }
 
+/// A step of a start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Part {
+    /// `BEGIN; INSERT … RETURNING *; COMMIT`.
+    Insert,
+    /// Publish with confirm.
+    Publish,
+    /// `UPDATE … SET published_at` (of a row inserted in this operation, or of
+    /// nothing when `insert` is not among the parts).
+    Update,
+}
+
 struct StartFloor {
     pool: PgPool,
     channel: Channel,
     exchange: String,
     org: Uuid,
+    parts: Vec<Part>,
 }
 
 impl StartFloor {
     async fn once(&self) -> Result<(), String> {
         let id = Uuid::now_v7();
-        let db = |e: sqlx::Error| format!("db: {e}");
+        if self.parts.contains(&Part::Insert) {
+            self.insert(id).await?;
+        }
+        if self.parts.contains(&Part::Publish) {
+            self.publish(id).await?;
+        }
+        if self.parts.contains(&Part::Update) {
+            self.mark_published(id).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert(&self, id: Uuid) -> Result<(), String> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         sqlx::query(
             "INSERT INTO ingest_runs (id, organization_id, requested_by, source, query, filters, max_results)
@@ -88,7 +125,10 @@ impl StartFloor {
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
-        tx.commit().await.map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn publish(&self, id: Uuid) -> Result<(), String> {
         let body = serde_json::to_vec(&serde_json::json!({
             "run_id": id, "source": "pubmed", "attempt": 1
         }))
@@ -116,10 +156,13 @@ impl StartFloor {
             .await
             .map_err(|e| format!("confirm: {e}"))?;
         match confirm {
-            Confirmation::Ack(None) => {}
-            Confirmation::Ack(Some(_)) => return Err("unroutable".into()),
-            _ => return Err("nack".into()),
+            Confirmation::Ack(None) => Ok(()),
+            Confirmation::Ack(Some(_)) => Err("unroutable".into()),
+            _ => Err("nack".into()),
         }
+    }
+
+    async fn mark_published(&self, id: Uuid) -> Result<(), String> {
         sqlx::query(
             "UPDATE ingest_runs SET published_at = now(), publish_attempts = publish_attempts + 1
              WHERE id = $1 AND attempt = $2 AND published_at IS NULL AND status IN ('queued', 'running')",
@@ -131,6 +174,10 @@ impl StartFloor {
         .map_err(db)?;
         Ok(())
     }
+}
+
+fn db(e: sqlx::Error) -> String {
+    format!("db: {e}")
 }
 
 async fn read_once(pool: &PgPool, id: Uuid, org: Uuid) -> Result<(), String> {
@@ -148,6 +195,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let pool = PgPoolOptions::new()
         .max_connections(cli.pool)
+        .test_before_acquire(cli.test_before_acquire)
         .acquire_timeout(Duration::from_secs(5))
         .connect(&cli.database_url)
         .await?;
@@ -157,8 +205,13 @@ async fn main() -> anyhow::Result<()> {
         duration: Duration::from_secs_f64(cli.duration_secs),
         warmup: Duration::from_secs_f64(cli.warmup_secs),
     };
+    let mut out_parts: Vec<String> = Vec::new();
     let (scenario, result) = match cli.mode {
-        Mode::Start { amqp_url, exchange } => {
+        Mode::Start {
+            amqp_url,
+            exchange,
+            parts,
+        } => {
             let connection = Connection::connect(
                 &amqp_url,
                 ConnectionProperties::default().with_connection_name("bench floors".into()),
@@ -173,6 +226,7 @@ async fn main() -> anyhow::Result<()> {
                 channel,
                 exchange,
                 org: cli.org,
+                parts: parts.clone(),
             });
             let result = closed_loop::run(cfg, move |_, _| {
                 let floor = floor.clone();
@@ -180,6 +234,10 @@ async fn main() -> anyhow::Result<()> {
             })
             .await;
             let _ = connection.close(200, "done".into()).await;
+            out_parts = parts
+                .iter()
+                .map(|p| format!("{p:?}").to_lowercase())
+                .collect();
             ("start_floor", result)
         }
         Mode::Read { ids_file } => {
@@ -204,6 +262,10 @@ async fn main() -> anyhow::Result<()> {
     out["scenario"] = scenario.into();
     out["tool"] = "floors".into();
     out["pool"] = cli.pool.into();
+    out["test_before_acquire"] = cli.test_before_acquire.into();
+    if !out_parts.is_empty() {
+        out["parts"] = out_parts.into();
+    }
     bench::print_json(&out);
     Ok(())
 }

@@ -33,7 +33,7 @@ pub fn num(x: f64) -> String {
             out.push(c);
         }
         if x < 0.0 { format!("-{out}") } else { out }
-    } else if a >= 100.0 {
+    } else if a >= 100.0 || x == x.trunc() {
         format!("{x:.0}")
     } else if a >= 10.0 {
         format!("{x:.1}")
@@ -78,5 +78,7 @@ mod tests {
         assert_eq!(num(12.34), "12.3");
         assert_eq!(num(1.234), "1.23");
         assert_eq!(num(0.01234), "0.012");
+        assert_eq!(num(0.0), "0");
+        assert_eq!(num(64.0), "64");
     }
 }
