@@ -9,6 +9,8 @@
 # start-runs repetition; the others last BENCH_REPEAT_SECS, 10), BENCH_REPEATS (3),
 # BENCH_INGEST_RUNS (10 runs of 10,000 per source), BENCH_IMPORT_PAPERS (100000),
 # BENCH_WATCHERS (1000), BENCH_PORT_BASE (18000), SHARED_RATE_LIMIT (1),
+# <SOURCE>_PAGE_SIZE (OpenAlex 200 and Semantic Scholar 1000, their APIs' largest; arXiv
+# 1000; PubMed 200, the fetcher's default: a PubMed page is ~15 KB of XML a record),
 # BENCH_KEEP_DB=1 keeps the database and queues for inspection, BENCH_SKIP_BUILD=1
 # uses the binaries already built (for iterating on the harness), BENCH_AUTOANALYZE=0
 # does not stand in for a disabled autovacuum, and the extra scenario "hold" keeps the
@@ -67,13 +69,14 @@ CONTROL_METRICS=127.0.0.1:$((PORT_BASE + 92))
 export GATEWAY_ADDR=127.0.0.1:$((PORT_BASE + 80))
 GATEWAY=http://$GATEWAY_ADDR
 SOURCES=(openalex pubmed arxiv semantic_scholar)
-declare -A PAGE_SIZE=([openalex]=200 [pubmed]=1000 [arxiv]=1000 [semantic_scholar]=1000)
+declare -A PAGE_SIZE=([openalex]=200 [pubmed]=200 [arxiv]=1000 [semantic_scholar]=1000)
 declare -A PREFIX=([openalex]=OPENALEX [pubmed]=PUBMED [arxiv]=ARXIV [semantic_scholar]=SEMANTIC_SCHOLAR)
 declare -A PATHSEG=([openalex]=openalex [pubmed]=pubmed [arxiv]=arxiv [semantic_scholar]=s2)
 for s in "${SOURCES[@]}"; do
   export "${PREFIX[$s]}_BASE_URL=http://$REPLAY_ADDR/${PATHSEG[$s]}"
   export "${PREFIX[$s]}_REQUESTS_PER_SECOND=10000"
-  export "${PREFIX[$s]}_PAGE_SIZE=${PAGE_SIZE[$s]}"
+  size_var=${PREFIX[$s]}_PAGE_SIZE
+  export "$size_var=${!size_var:-${PAGE_SIZE[$s]}}"
 done
 export SHARED_RATE_LIMIT=${SHARED_RATE_LIMIT:-1}
 env | grep -E '^(AMQP_EXCHANGE|RUST_LOG|LOG_FORMAT|SHARED_RATE_LIMIT|[A-Z_]+_(REQUESTS_PER_SECOND|PAGE_SIZE|BASE_URL)|CONTROL_GRPC_ADDR|GATEWAY_ADDR)=' \

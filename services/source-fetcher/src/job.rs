@@ -8,7 +8,7 @@ use platform::Source;
 use platform::failpoints::Failpoints;
 use platform::shutdown::Shutdown;
 use serde::Deserialize;
-use sources::{RunSpec, SourceClient};
+use sources::{Page, RunSpec, SourceClient, SourceError};
 use std::sync::Arc;
 use std::time::Duration;
 use tonic::Code;
@@ -48,6 +48,37 @@ pub struct JobRunner {
 enum Step {
     Continue,
     Stop(Disposition),
+}
+
+/// The next page's fetch, started while the current page is being recorded, so the
+/// source and ingestion-control work at the same time. Dropping it aborts the fetch:
+/// a run that stops (cancelled, lease lost, shutdown) simply never records that page,
+/// and the stored checkpoint still points at it.
+struct Prefetch(tokio::task::JoinHandle<Result<Page, SourceError>>);
+
+impl Prefetch {
+    fn start(client: Arc<dyn SourceClient>, spec: RunSpec, checkpoint: serde_json::Value) -> Self {
+        let fetch = async move { client.fetch_page(&spec, Some(&checkpoint)).await };
+        Prefetch(tokio::spawn(fetch.instrument(tracing::Span::current())))
+    }
+
+    async fn page(mut self) -> Result<Page, SourceError> {
+        match (&mut self.0).await {
+            Ok(page) => page,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(SourceError::Transport {
+                source_name: "fetcher",
+                request: "the next page".into(),
+                detail: format!("prefetch task ended: {e}"),
+            }),
+        }
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl JobRunner {
@@ -128,8 +159,12 @@ impl JobRunner {
                 "resuming from the stored checkpoint"
             );
         }
+        let mut prefetch = None;
         loop {
-            match self.page(&lease, &spec, &mut checkpoint).await {
+            match self
+                .page(&lease, &spec, &mut checkpoint, &mut prefetch)
+                .await
+            {
                 Step::Continue => {}
                 Step::Stop(d) => return d,
             }
@@ -139,15 +174,25 @@ impl JobRunner {
         }
     }
 
-    /// Fetches and records one page (heartbeating while the source is slow).
+    /// Fetches (or takes the prefetched) page and records it, heartbeating while the
+    /// source is slow; starts fetching the next page before recording this one.
     async fn page(
         &self,
         lease: &v1::Lease,
         spec: &RunSpec,
         checkpoint: &mut Option<serde_json::Value>,
+        prefetch: &mut Option<Prefetch>,
     ) -> Step {
         let current = checkpoint.take();
-        let fetch = self.client.fetch_page(spec, current.as_ref());
+        let pending = prefetch.take();
+        let client = &self.client;
+        let from = current.as_ref();
+        let fetch = async move {
+            match pending {
+                Some(next) => next.page().await,
+                None => client.fetch_page(spec, from).await,
+            }
+        };
         tokio::pin!(fetch);
         let mut beat = tokio::time::interval(self.heartbeat);
         beat.tick().await; // the first tick is immediate; the claim just set the lease
@@ -179,6 +224,13 @@ impl JobRunner {
             }
         };
         self.failpoints.hit("fetcher.after_fetch");
+        if !page.done && !self.shutdown.is_triggered() {
+            *prefetch = Some(Prefetch::start(
+                self.client.clone(),
+                spec.clone(),
+                page.checkpoint.clone(),
+            ));
+        }
         let done = page.done;
         let count = page.papers.len();
         let checkpoint_json = page.checkpoint.to_string();
