@@ -54,20 +54,27 @@ enum Step {
 /// source and ingestion-control work at the same time. Dropping it aborts the fetch:
 /// a run that stops (cancelled, lease lost, shutdown) simply never records that page,
 /// and the stored checkpoint still points at it.
-struct Prefetch(tokio::task::JoinHandle<Result<Page, SourceError>>);
+struct Prefetch {
+    fetch: tokio::task::JoinHandle<Result<Page, SourceError>>,
+    source_name: &'static str,
+}
 
 impl Prefetch {
     fn start(client: Arc<dyn SourceClient>, spec: RunSpec, checkpoint: serde_json::Value) -> Self {
+        let source_name = client.name();
         let fetch = async move { client.fetch_page(&spec, Some(&checkpoint)).await };
-        Prefetch(tokio::spawn(fetch.instrument(tracing::Span::current())))
+        Prefetch {
+            fetch: tokio::spawn(fetch.instrument(tracing::Span::current())),
+            source_name,
+        }
     }
 
     async fn page(mut self) -> Result<Page, SourceError> {
-        match (&mut self.0).await {
+        match (&mut self.fetch).await {
             Ok(page) => page,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(e) => Err(SourceError::Transport {
-                source_name: "fetcher",
+                source_name: self.source_name,
                 request: "the next page".into(),
                 detail: format!("prefetch task ended: {e}"),
             }),
@@ -77,7 +84,7 @@ impl Prefetch {
 
 impl Drop for Prefetch {
     fn drop(&mut self) {
-        self.0.abort();
+        self.fetch.abort();
     }
 }
 
