@@ -38,7 +38,7 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
 /// (connection exception) and the operator interventions of a shutdown or restart,
 /// 57P01 admin_shutdown, 57P02 crash_shutdown and 57P03 cannot_connect_now. A
 /// statement cut off by a restart fails with 57P01 before the socket closes.
-pub fn is_unavailable_sqlstate(code: &str) -> bool {
+fn is_unavailable_sqlstate(code: &str) -> bool {
     code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
 }
 
