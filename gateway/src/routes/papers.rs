@@ -13,8 +13,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-/// Longest `q` (title search) in characters.
-const MAX_SEARCH_CHARS: usize = 500;
+/// Longest `q` (title search) in characters, as ingestion-control bounds it.
+const MAX_SEARCH_CHARS: usize = 200;
 /// Longest `doi`.
 const MAX_DOI_LEN: usize = 256;
 
@@ -29,7 +29,8 @@ pub struct ListPapersParams {
     pub source: Option<String>,
     /// Only the paper with this DOI (any case, with or without `https://doi.org/`).
     pub doi: Option<String>,
-    /// Title search, at most 500 characters.
+    /// Title search, at most 200 characters: papers whose title has a word beginning
+    /// with each word of `q`, in any case (`gene edit` finds "Gene editing …").
     pub q: Option<String>,
     /// Page size, 1 to 200 (default 50).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]

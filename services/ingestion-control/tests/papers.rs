@@ -409,3 +409,68 @@ async fn a_page_mixing_repeats_known_links_and_new_works_imports_each_work_once(
     );
     t.teardown().await;
 }
+
+/// The title search (ADR-026): every word of the search must begin a word of the
+/// title, in any case; what the user types is never read as query syntax.
+#[tokio::test]
+async fn title_search_matches_word_prefixes_and_survives_hostile_input() {
+    let t = spawn(Options::default()).await;
+    let lease = running(&t, org_a(), Source::OpenAlex, "w").await;
+    let titles = [
+        ("CRISPR gene editing in single-cell RNA-seq", "W1"),
+        ("COVID-19 outcomes in older adults", "W2"),
+        ("Gene regulatory networks of O'Neil's model", "W3"),
+        // PostgreSQL's text cannot hold NUL: dropped, not a failed page.
+        ("Nul\0 characters", "W4"),
+    ];
+    let page = titles
+        .iter()
+        .map(|(title, w)| paper(title, None, ids(Some(w), None, None, None)))
+        .collect();
+    t.record_page(&lease, page, "{}").await.unwrap();
+
+    let mut client = t.runs().await;
+    let auth = token(org_a(), Role::Viewer);
+    let mut search = async |q: &str| -> Vec<String> {
+        let mut found: Vec<String> = client
+            .list_papers(with_auth(
+                v1::ListPapersRequest {
+                    title_search: Some(q.into()),
+                    ..Default::default()
+                },
+                &auth,
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("search {q:?}: {e}"))
+            .into_inner()
+            .papers
+            .into_iter()
+            .map(|p| p.external_ids.unwrap().openalex.unwrap())
+            .collect();
+        found.sort();
+        found
+    };
+    assert_eq!(search("gene").await, ["W1", "W3"], "any case");
+    assert_eq!(search("GENE edit").await, ["W1"], "every word, as a prefix");
+    assert_eq!(search("covid-19").await, ["W2"]);
+    assert_eq!(search("single-cell rna").await, ["W1"]);
+    assert_eq!(search("sing").await, ["W1"]);
+    assert_eq!(search("o'neil").await, ["W3"]);
+    assert!(
+        search("ene").await.is_empty(),
+        "a word's start, not any substring"
+    );
+    for hostile in [
+        "'); DROP TABLE papers; --",
+        "!!!",
+        "a'b\\ :* | & <-> !(x)",
+        "''",
+        "\\",
+        "%_%",
+    ] {
+        assert!(search(hostile).await.is_empty(), "{hostile:?}");
+    }
+    assert_eq!(search("nul char").await, ["W4"]);
+    assert_eq!(count(&t, "SELECT count(*) FROM papers").await, 4);
+    t.teardown().await;
+}

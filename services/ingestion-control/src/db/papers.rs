@@ -1,7 +1,7 @@
 //! `papers` and `run_papers`: the batched import and the reads.
 
 use crate::domain::cursor::Cursor;
-use crate::domain::records::{AuthorJson, ImportRecord, SqlRows};
+use crate::domain::records::{AuthorJson, ImportRecord};
 use crate::domain::run::timestamp;
 use chrono::{DateTime, Utc};
 use ingestion_proto::v1;
@@ -10,6 +10,8 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 /// Imports one page in one round trip (see `import_papers()` in the migrations).
+/// The page travels as one typed array per column, in the binary protocol: PostgreSQL
+/// parses only the authors' JSON, not the whole page (migration 0005).
 /// Returns (records found, papers new to the organisation).
 pub async fn import_page(
     tx: &mut Transaction<'_, Postgres>,
@@ -21,14 +23,32 @@ pub async fn import_page(
     if records.is_empty() {
         return Ok((0, 0));
     }
-    let (found, imported): (i32, i32) =
-        sqlx::query_as("SELECT found_count, imported_count FROM import_papers($1, $2, $3, $4)")
-            .bind(org)
-            .bind(run_id)
-            .bind(source.as_str())
-            .bind(sqlx::types::Json(SqlRows(records)))
-            .fetch_one(&mut **tx)
-            .await?;
+    fn column<'a, T>(records: &'a [ImportRecord], f: impl Fn(&'a ImportRecord) -> T) -> Vec<T> {
+        records.iter().map(f).collect()
+    }
+    let (found, imported): (i32, i32) = sqlx::query_as(
+        "SELECT found_count, imported_count FROM import_papers(
+             $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    )
+    .bind(org)
+    .bind(run_id)
+    .bind(source.as_str())
+    .bind(column(records, |r| r.title.as_str()))
+    .bind(column(records, |r| r.abstract_text.as_deref()))
+    .bind(column(records, |r| sqlx::types::Json(r.authors.as_slice())))
+    .bind(column(records, |r| r.publication_date.as_deref()))
+    .bind(column(records, |r| r.date_precision))
+    .bind(column(records, |r| r.venue.as_deref()))
+    .bind(column(records, |r| r.doi.as_deref()))
+    .bind(column(records, |r| r.openalex_id.as_deref()))
+    .bind(column(records, |r| r.pmid.as_deref()))
+    .bind(column(records, |r| r.pmcid.as_deref()))
+    .bind(column(records, |r| r.arxiv_id.as_deref()))
+    .bind(column(records, |r| r.s2_id.as_deref()))
+    .bind(column(records, |r| r.url.as_deref()))
+    .bind(column(records, |r| r.citation_count))
+    .fetch_one(&mut **tx)
+    .await?;
     Ok((i64::from(found), i64::from(imported)))
 }
 
@@ -124,7 +144,13 @@ pub async fn list(pool: &PgPool, org: Uuid, f: &PaperFilter) -> Result<Vec<Paper
             AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM run_papers rp WHERE rp.paper_id = p.id AND rp.run_id = $2))
             AND ($3::text IS NULL OR $3 = ANY (p.sources))
             AND ($4::text IS NULL OR p.doi = $4)
-            AND ($5::text IS NULL OR p.title ILIKE '%' || $5 || '%')
+            -- Every word of the search begins a word of the title (ADR-026). The words
+            -- are PostgreSQL's own parse of the input, each quoted as a prefix: no input
+            -- is read as tsquery syntax, and one without words finds nothing.
+            AND ($5::text IS NULL OR to_tsvector('simple', p.title) @@ (
+                SELECT to_tsquery('simple', string_agg(
+                           '''' || replace(replace(lexeme, '\\', '\\\\'), '''', '''''') || ''':*', ' & '))
+                  FROM unnest(to_tsvector('simple', $5))))
             AND ($6::timestamptz IS NULL OR (p.created_at, p.id) < ($6, $7))
           ORDER BY p.created_at DESC, p.id DESC
           LIMIT $8",
@@ -133,7 +159,7 @@ pub async fn list(pool: &PgPool, org: Uuid, f: &PaperFilter) -> Result<Vec<Paper
     .bind(f.run_id)
     .bind(f.source.map(Source::as_str))
     .bind(&f.doi)
-    .bind(f.title_search.as_deref().map(escape_like))
+    .bind(f.title_search.as_deref())
     .bind(f.after.map(|c| c.created_at))
     .bind(f.after.map(|c| c.id))
     .bind(f.limit + 1)
@@ -147,11 +173,4 @@ pub async fn get(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Option<PaperRow>,
         .bind(org)
         .fetch_optional(pool)
         .await
-}
-
-/// A user's search text is literal: `%` and `_` match themselves.
-fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }

@@ -14,8 +14,8 @@ const MAX_SHORT_CHARS: usize = 500;
 /// Records per page accepted by `RecordPage`.
 pub const MAX_RECORDS_PER_PAGE: usize = 2_000;
 
-/// The row shape `import_papers()` reads (see migrations/0004_import_papers_set_based.sql).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One record as `import_papers()` reads it, a column per field (migrations/0005_import_papers_typed_arrays.sql).
+#[derive(Debug, Clone, PartialEq)]
 pub struct ImportRecord {
     pub title: String,
     pub abstract_text: Option<String>,
@@ -42,29 +42,14 @@ pub struct AuthorJson {
     pub affiliations: Vec<String>,
 }
 
-/// The SQL function reads `abstract`; Rust cannot name a field that.
-#[derive(Serialize)]
-struct SqlRow<'a> {
-    #[serde(flatten)]
-    rec: &'a ImportRecord,
-    #[serde(rename = "abstract")]
-    abstract_: &'a Option<String>,
-}
-
-/// A page as `import_papers(…, p_records jsonb)` reads it: serialised straight into
-/// the statement's parameter, without building a `serde_json::Value` first.
-pub struct SqlRows<'a>(pub &'a [ImportRecord]);
-
-impl Serialize for SqlRows<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(|rec| SqlRow {
-            rec,
-            abstract_: &rec.abstract_text,
-        }))
-    }
-}
-
+/// Trimmed, without NUL characters (PostgreSQL's text cannot hold them, and one would
+/// fail the whole page), and at most `max` characters.
 fn clip(s: &str, max: usize) -> String {
+    let s: std::borrow::Cow<'_, str> = if s.contains('\0') {
+        s.replace('\0', "").into()
+    } else {
+        s.into()
+    };
     let s = s.trim();
     match s.char_indices().nth(max) {
         Some((cut, _)) => s[..cut].to_owned(),
@@ -96,7 +81,7 @@ pub fn normalize_doi(raw: &str) -> Option<String> {
     (s.starts_with("10.")
         && s.contains('/')
         && s.len() <= 300
-        && !s.chars().any(char::is_whitespace))
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control()))
     .then(|| s.to_owned())
 }
 
@@ -287,14 +272,22 @@ mod tests {
     }
 
     #[test]
-    fn sql_json_names_the_abstract_column() {
+    fn nul_characters_are_dropped_so_a_page_cannot_fail_on_them() {
         let rec = ImportRecord::from_proto(v1::PaperRecord {
-            title: "T".into(),
-            abstract_text: Some("A".into()),
+            title: "\0 Ti\0tle".into(),
+            abstract_text: Some("\0".into()),
+            doi: Some("10.1000/a\0b".into()),
+            authors: vec![v1::Author {
+                name: "A\0da".into(),
+                affiliations: vec!["U\0ni".into()],
+                ..Default::default()
+            }],
             ..Default::default()
         });
-        let json = serde_json::to_value(SqlRows(&[rec])).unwrap();
-        assert_eq!(json[0]["abstract"], "A");
-        assert_eq!(json[0]["title"], "T");
+        assert_eq!(rec.title, "Title");
+        assert_eq!(rec.abstract_text, None);
+        assert_eq!(rec.doi, None);
+        assert_eq!(rec.authors[0].name, "Ada");
+        assert_eq!(rec.authors[0].affiliations, ["Uni"]);
     }
 }
