@@ -208,8 +208,11 @@ impl Application {
         // `into_make_service`: each connection gets a clone of the built router (an Arc).
         // Serving the `Router` itself rebuilds every route's service stack per connection,
         // ~40 KB that a long-lived SSE connection keeps (BENCHMARKS.md, "Watch").
-        axum::serve(self.listener, self.router.into_make_service())
-            .with_graceful_shutdown(async move { shutdown.wait().await })
-            .await
+        axum::serve(
+            platform::net::without_nagle(self.listener),
+            self.router.into_make_service(),
+        )
+        .with_graceful_shutdown(async move { shutdown.wait().await })
+        .await
     }
 }

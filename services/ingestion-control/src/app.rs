@@ -19,7 +19,7 @@ use platform::shutdown::Shutdown;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 /// Test seams; production uses the defaults.
 #[derive(Clone)]
@@ -169,9 +169,11 @@ impl Application {
             .add_service(reflection)
             .add_service(RunServiceServer::new(run_api))
             .add_service(WorkerServiceServer::new(worker_api))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async move {
-                shutdown.wait().await
-            })
+            .serve_with_incoming_shutdown(
+                // Nagle off: see platform::net::without_nagle.
+                TcpIncoming::from(self.listener).with_nodelay(Some(true)),
+                async move { shutdown.wait().await },
+            )
             .await?;
         self.readiness.set(false);
         tracing::info!("ingestion-control stopped");

@@ -73,7 +73,7 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     tokio::spawn(async move {
-        let _ = axum::serve(listener, router(readiness))
+        let _ = axum::serve(crate::net::without_nagle(listener), router(readiness))
             .with_graceful_shutdown(async move { shutdown.wait().await })
             .await;
     });

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod failpoints;
 pub mod health;
+pub mod net;
 pub mod propagation;
 pub mod shutdown;
 pub mod source;

@@ -167,6 +167,11 @@ impl ReplayServer {
         let (stop, stopped) = oneshot::channel::<()>();
         let app = routes::router(shared.clone());
         let task = tokio::spawn(async move {
+            // Nagle off, as the services do (platform::net::without_nagle): the
+            // benchmarks must not measure delayed ACKs.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
                     let _ = stopped.await;
