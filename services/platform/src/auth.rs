@@ -261,9 +261,12 @@ impl AuthConfig {
     }
 }
 
-/// Verifies bearer tokens. Cheap to clone.
+/// Verifies bearer tokens. Cheap to clone (the gateway's handlers take one per request):
+/// the key and the validation rules, which own their own allocations, are shared.
 #[derive(Clone)]
-pub struct JwtVerifier {
+pub struct JwtVerifier(std::sync::Arc<VerifierRules>);
+
+struct VerifierRules {
     key: DecodingKey,
     validation: Validation,
 }
@@ -309,7 +312,7 @@ impl JwtVerifier {
             None => validation.validate_aud = false,
         }
         validation.set_required_spec_claims(&required);
-        Ok(JwtVerifier { key, validation })
+        Ok(JwtVerifier(std::sync::Arc::new(VerifierRules { key, validation })))
     }
 
     /// Verifies a raw token (without the `Bearer ` prefix).
@@ -321,7 +324,7 @@ impl JwtVerifier {
             return Err(AuthError::InvalidToken("token too long"));
         }
         use jsonwebtoken::errors::ErrorKind;
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(
+        let data = jsonwebtoken::decode::<Claims>(token, &self.0.key, &self.0.validation).map_err(
             |e| match e.kind() {
                 ErrorKind::ExpiredSignature => AuthError::Expired,
                 ErrorKind::InvalidSignature => AuthError::InvalidToken("bad signature"),
