@@ -1,8 +1,8 @@
 -- import_papers() takes a page as one typed array per column instead of one jsonb
--- document, the title search index indexes words instead of trigrams, and papers leave
--- room in their heap pages for fill-ins.
+-- document, the title search index indexes words instead of trigrams, papers leave
+-- room in their heap pages for fill-ins, and new papers get time-ordered ids.
 --
--- Both were measured on a page of 1,000 realistic papers (BENCHMARKS.md, "Import").
+-- Each was measured on pages of 1,000 realistic papers (BENCHMARKS.md, "Import").
 -- PostgreSQL parsed the 1.4 MB jsonb parameter text for 8-27 ms before the function
 -- started; arrays arrive in the binary protocol, and only the authors (a small jsonb
 -- per record) are parsed. A trigram GIN index takes ~90 entries per title, one in a
@@ -55,8 +55,9 @@ DECLARE
 BEGIN
     found_count := coalesce(cardinality(p_title), 0);
     imported_count := 0;
-    -- unnest() pads shorter arrays with NULLs: a page whose columns disagree is refused
-    -- rather than imported with fields shifted between records.
+    -- unnest() of several arrays pads the shorter ones with NULLs: a page whose columns
+    -- disagree in length is refused rather than imported with fields shifted between
+    -- records.
     IF EXISTS (SELECT 1 FROM unnest(ARRAY[
                    cardinality(p_abstract), cardinality(p_authors), cardinality(p_publication_date),
                    cardinality(p_date_precision), cardinality(p_venue), cardinality(p_doi),

@@ -473,7 +473,11 @@ async fn title_search_matches_word_prefixes_and_survives_hostile_input() {
     assert_eq!(search("nul char").await, ["W4"]);
     assert_eq!(count(&t, "SELECT count(*) FROM papers").await, 4);
     assert_eq!(
-        count(&t, "SELECT count(*) FROM papers WHERE substr(id::text, 15, 1) = '7'").await,
+        count(
+            &t,
+            "SELECT count(*) FROM papers WHERE substr(id::text, 15, 1) = '7'"
+        )
+        .await,
         4,
         "paper ids are time-ordered UUIDv7"
     );

@@ -312,7 +312,10 @@ impl JwtVerifier {
             None => validation.validate_aud = false,
         }
         validation.set_required_spec_claims(&required);
-        Ok(JwtVerifier(std::sync::Arc::new(VerifierRules { key, validation })))
+        Ok(JwtVerifier(std::sync::Arc::new(VerifierRules {
+            key,
+            validation,
+        })))
     }
 
     /// Verifies a raw token (without the `Bearer ` prefix).

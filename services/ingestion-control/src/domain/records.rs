@@ -14,7 +14,8 @@ const MAX_SHORT_CHARS: usize = 500;
 /// Records per page accepted by `RecordPage`.
 pub const MAX_RECORDS_PER_PAGE: usize = 2_000;
 
-/// One record as `import_papers()` reads it, a column per field (migrations/0005_import_papers_typed_arrays.sql).
+/// One record as `import_papers()` reads it: each field becomes one element of that
+/// field's array (migrations/0005_import_papers_typed_arrays.sql).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImportRecord {
     pub title: String,
