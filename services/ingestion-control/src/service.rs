@@ -296,7 +296,8 @@ impl Control {
         }
     }
 
-    /// Papers, counters and checkpoint of one page in one transaction, fenced by the lease.
+    /// Papers, counters and checkpoint of one page in one transaction, fenced by the lease;
+    /// a retried call for a page already recorded changes nothing.
     pub async fn record_page(
         &self,
         lease: &runs::Lease,
@@ -319,6 +320,15 @@ impl Control {
             self.refused(lease).await?;
             return Ok(PageOutcome::Cancelled);
         };
+        // The run's checkpoint is already this page's: an earlier attempt of this call
+        // committed the page but its answer was lost (ingestion-control stopped, the
+        // connection broke) and the fetcher retried. Answer as then; counting the page
+        // again would inflate the run's counters.
+        if run.checkpoint_data.as_ref() == Some(&checkpoint) {
+            tx.commit().await?;
+            tracing::info!(run_id = %run.id, pages = run.pages_done, "page already recorded; answering the retry");
+            return Ok(PageOutcome::Recorded(Box::new(run)));
+        }
         let source = run.source().ok_or(ControlError::NotFound("source"))?;
         let (found, imported) =
             papers::import_page(&mut tx, run.organization_id, run.id, source, &records).await?;

@@ -503,3 +503,53 @@ async fn user_tokens_cannot_call_the_worker_service_and_worker_tokens_cannot_cal
     assert_eq!(viewer_start.code(), Code::PermissionDenied);
     t.teardown().await;
 }
+
+/// A RecordPage whose answer was lost is retried by the fetcher with the same page; the
+/// page must count once (seen in the fault suite when ingestion-control died between
+/// committing a page and answering).
+#[tokio::test]
+async fn a_retried_page_whose_answer_was_lost_counts_once() {
+    let t = spawn(Options::default()).await;
+    let run = t.start(org_a(), Source::OpenAlex, "q").await.unwrap();
+    let claimed = t.claim(&run.id, Source::OpenAlex, "w1").await.run.unwrap();
+    let lease = lease(&claimed, "w1");
+    let page = || {
+        vec![paper(
+            "One",
+            Some("10.1/one"),
+            v1::ExternalIds {
+                openalex: Some("W1".into()),
+                ..Default::default()
+            },
+        )]
+    };
+    let first = t
+        .record_page(&lease, page(), r#"{"cursor":"c1","fetched":1}"#)
+        .await
+        .unwrap();
+    let retried = t
+        .record_page(&lease, page(), r#"{"fetched":1,"cursor":"c1"}"#)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            retried.papers_found,
+            retried.papers_imported,
+            retried.cancelled
+        ),
+        (first.papers_found, first.papers_imported, false),
+        "the retry is answered as the first call was"
+    );
+    let next = t
+        .record_page(&lease, page(), r#"{"cursor":"c2","fetched":2}"#)
+        .await
+        .unwrap();
+    assert_eq!(next.papers_found, 2, "a page with a new checkpoint counts");
+    let (found, pages): (i64, i32) =
+        sqlx::query_as("SELECT papers_found, pages_done FROM ingest_runs")
+            .fetch_one(&t.db)
+            .await
+            .unwrap();
+    assert_eq!((found, pages), (2, 2));
+    t.teardown().await;
+}

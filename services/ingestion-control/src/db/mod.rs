@@ -11,15 +11,33 @@ use std::time::Duration;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
+/// How long a pooled connection may sit idle before it is pinged as it is handed out.
+const PING_IF_IDLE_FOR: Duration = Duration::from_millis(500);
+
 /// A lazily connecting pool, so the service starts (and reports not-ready) while
 /// PostgreSQL is down, and reconnects by itself after a restart.
+///
+/// sqlx pings every connection as it goes back to the pool and closes it if that
+/// fails; pinging it again as it is handed out (`test_before_acquire`) cost every
+/// statement a second round trip, a quarter of the read floor's rate (BENCHMARKS.md,
+/// "Read runs"). Only a connection idle long enough for a server restart to have
+/// passed unseen is pinged before use; a failed ping closes it and another is used.
 pub fn pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    use sqlx::Connection as _;
     let options = PgConnectOptions::from_str(url)?.application_name("ingestion-control");
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(5))
-        .test_before_acquire(true)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(options))
 }
 
