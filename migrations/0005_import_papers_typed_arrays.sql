@@ -5,9 +5,9 @@
 -- Each was measured on pages of 1,000 realistic papers (BENCHMARKS.md, "Import").
 -- PostgreSQL parsed the 1.4 MB jsonb parameter text for 8-27 ms before the function
 -- started; arrays arrive in the binary protocol, and only the authors (a small jsonb
--- per record) are parsed. A trigram GIN index takes ~90 entries per title, one in a
--- posting tree shared by most titles, and cost a quarter of a page's import, growing
--- with the table; a word index takes ~12 (ADR-026).
+-- per record) are parsed. A trigram GIN index takes ~85 entries per title, most in
+-- posting trees shared by most titles, and cost a fifth of the pages' import time; a
+-- word index takes 11-18 (ADR-026).
 --
 -- Matching, folding and merging give the results of 0004; two parts cost less: records
 -- come from arrays, and only records that repeat another's keys go through the ordered
