@@ -265,3 +265,41 @@ async fn a_statement_cut_off_by_a_server_shutdown_is_unavailable_so_callers_retr
     let status = tonic::Status::from(ingestion_control::error::ControlError::Database(err));
     assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
 }
+
+#[tokio::test]
+async fn the_published_mark_relaxes_only_its_own_commit() {
+    let t = spawn(Options::default()).await;
+    let principal = Principal::new("u", org_a(), &[Permission::PapersWrite]);
+    let new = NewRun::parse(
+        &principal,
+        v1::CreateRunRequest {
+            source: v1::Source::Pubmed as i32,
+            query: "mark".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    runs::insert(&t.db, &new).await.unwrap();
+    let mut conn = t.db.acquire().await.unwrap();
+    assert!(runs::mark_published(&mut *conn, new.id, 1).await.unwrap());
+    assert!(
+        !runs::mark_published(&mut *conn, new.id, 1).await.unwrap(),
+        "marked once"
+    );
+    // ADR-028: the setting lasted only for the mark's own transaction; the next
+    // statement on this pooled connection commits durably again.
+    let setting: String = sqlx::query_scalar("SHOW synchronous_commit")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(setting, "on");
+    let published: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT published_at FROM ingest_runs WHERE id = $1")
+            .bind(new.id)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+    assert!(published.is_some());
+    drop(conn);
+    t.teardown().await;
+}

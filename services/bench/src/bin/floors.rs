@@ -164,8 +164,12 @@ impl StartFloor {
 
     async fn mark_published(&self, id: Uuid) -> Result<(), String> {
         sqlx::query(
-            "UPDATE ingest_runs SET published_at = now(), publish_attempts = publish_attempts + 1
-             WHERE id = $1 AND attempt = $2 AND published_at IS NULL AND status IN ('queued', 'running')",
+            // The same statement as ingestion-control's `runs::mark_published`,
+            // committed without waiting for the WAL flush as it is (ADR-028).
+            "WITH relaxed AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true))
+             UPDATE ingest_runs SET published_at = now(), publish_attempts = publish_attempts + 1
+             WHERE id = $1 AND attempt = $2 AND published_at IS NULL AND status IN ('queued', 'running')
+               AND EXISTS (SELECT FROM relaxed)",
         )
         .bind(id)
         .bind(1i32)
