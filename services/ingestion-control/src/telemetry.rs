@@ -13,8 +13,8 @@ pub fn grpc_request_span(req: &http::Request<()>) -> tracing::Span {
         rpc.system = "grpc",
         rpc.method = %req.uri().path(),
     );
-    let md = tonic::metadata::MetadataMap::from_headers(req.headers().clone());
-    platform::propagation::set_parent(&span, platform::propagation::extract_grpc(&md));
+    // gRPC metadata are the request's HTTP/2 headers: read in place, not copied per call.
+    platform::propagation::set_parent(&span, platform::propagation::extract_http(req.headers()));
     span
 }
 
