@@ -68,7 +68,8 @@ pub async fn insert(pool: &PgPool, run: &NewRun) -> Result<Inserted, sqlx::Error
 /// Committed without waiting for the WAL flush (ADR-028): the job is already durable
 /// in the broker, so a crash that loses this mark costs one redundant re-publish by the
 /// reconciler, which fetchers already absorb, while waiting for the flush (~3.5 ms on
-/// this machine's disk) was a third of every start's latency. `set_config(…, true)`
+/// the benchmark machine's disk) was one of the three durable waits of every start.
+/// `set_config(…, true)`
 /// lasts until the end of this statement's own transaction, whose commit reads it;
 /// the connection goes back to the pool with `synchronous_commit` as it was. Inside a
 /// transaction it relaxes that whole transaction's commit: run it only in one whose
