@@ -44,22 +44,28 @@ pub struct AuthorJson {
 }
 
 /// Trimmed, without NUL characters (PostgreSQL's text cannot hold them, and one would
-/// fail the whole page), and at most `max` characters.
-fn clip(s: &str, max: usize) -> String {
-    let s: std::borrow::Cow<'_, str> = if s.contains('\0') {
-        s.replace('\0', "").into()
-    } else {
-        s.into()
-    };
-    let s = s.trim();
-    match s.char_indices().nth(max) {
-        Some((cut, _)) => s[..cut].to_owned(),
-        None => s.to_owned(),
+/// fail the whole page), and at most `max` characters. Works in the string it is given:
+/// a page is a thousand records of a dozen fields, and copying each field and counting
+/// every abstract's characters took about a sixth of ingestion-control's CPU per page
+/// (BENCHMARKS.md, "Import").
+fn clip(mut s: String, max: usize) -> String {
+    if s.contains('\0') {
+        s.retain(|c| c != '\0');
     }
+    s.truncate(s.trim_end().len());
+    let leading = s.len() - s.trim_start().len();
+    s.drain(..leading);
+    // At most `max` bytes is at most `max` characters: only longer strings are counted.
+    if s.len() > max
+        && let Some((cut, _)) = s.char_indices().nth(max)
+    {
+        s.truncate(cut);
+    }
+    s
 }
 
 fn non_empty(s: Option<String>, max: usize) -> Option<String> {
-    s.map(|v| clip(&v, max)).filter(|v| !v.is_empty())
+    s.map(|v| clip(v, max)).filter(|v| !v.is_empty())
 }
 
 /// Lower case, trimmed, without resolver prefixes; `None` unless it looks like a DOI.
@@ -137,7 +143,7 @@ impl ImportRecord {
         };
         let publication_date = non_empty(record.publication_date, 64);
         ImportRecord {
-            title: clip(&record.title, MAX_TITLE_CHARS),
+            title: clip(record.title, MAX_TITLE_CHARS),
             abstract_text: non_empty(record.abstract_text, MAX_ABSTRACT_CHARS),
             authors: record
                 .authors
@@ -145,13 +151,13 @@ impl ImportRecord {
                 .take(MAX_AUTHORS)
                 .filter(|a| !a.name.trim().is_empty())
                 .map(|a| AuthorJson {
-                    name: clip(&a.name, MAX_SHORT_CHARS),
+                    name: clip(a.name, MAX_SHORT_CHARS),
                     orcid: non_empty(a.orcid, 64),
                     affiliations: a
                         .affiliations
                         .into_iter()
                         .take(50)
-                        .map(|s| clip(&s, MAX_SHORT_CHARS))
+                        .map(|s| clip(s, MAX_SHORT_CHARS))
                         .filter(|s| !s.is_empty())
                         .collect(),
                 })
@@ -290,5 +296,23 @@ mod tests {
         assert_eq!(rec.doi, None);
         assert_eq!(rec.authors[0].name, "Ada");
         assert_eq!(rec.authors[0].affiliations, ["Uni"]);
+    }
+
+    #[test]
+    fn clipping_trims_and_counts_characters_not_bytes() {
+        assert_eq!(clip("  Ångström \n".into(), 100), "Ångström");
+        assert_eq!(
+            clip("ééééé".into(), 3),
+            "ééé",
+            "10 bytes, 5 characters, cut at 3"
+        );
+        assert_eq!(clip("éé".into(), 3), "éé", "4 bytes but only 2 characters");
+        assert_eq!(clip("abc".into(), 3), "abc");
+        assert_eq!(clip(" \0 ".into(), 3), "");
+        assert_eq!(
+            clip("\u{3000}中文\u{3000}".into(), 1),
+            "中",
+            "Unicode spaces trimmed"
+        );
     }
 }
