@@ -10,21 +10,27 @@ use platform::Source;
 use platform::auth::{Permission, Principal};
 use std::time::Duration;
 
-#[tokio::test]
-async fn a_run_committed_but_never_published_is_republished_by_the_reconciler() {
-    let t = spawn(Options::default()).await;
-    // What a process that died between commit and publish leaves behind.
+/// A PubMed run of organisation A, committed `queued` with no job published for it.
+async fn insert_unpublished_run(t: &TestControl, query: &str) -> NewRun {
     let principal = Principal::new("u", org_a(), &[Permission::PapersWrite]);
     let new = NewRun::parse(
         &principal,
         v1::CreateRunRequest {
             source: v1::Source::Pubmed as i32,
-            query: "orphan".into(),
+            query: query.into(),
             ..Default::default()
         },
     )
     .unwrap();
     runs::insert(&t.db, &new).await.unwrap();
+    new
+}
+
+#[tokio::test]
+async fn a_run_committed_but_never_published_is_republished_by_the_reconciler() {
+    let t = spawn(Options::default()).await;
+    // What a process that died between commit and publish leaves behind.
+    let new = insert_unpublished_run(&t, "orphan").await;
     assert_eq!(
         t.reconciler.run_once().await.unwrap().republished,
         0,
@@ -269,17 +275,7 @@ async fn a_statement_cut_off_by_a_server_shutdown_is_unavailable_so_callers_retr
 #[tokio::test]
 async fn the_published_mark_relaxes_only_its_own_commit() {
     let t = spawn(Options::default()).await;
-    let principal = Principal::new("u", org_a(), &[Permission::PapersWrite]);
-    let new = NewRun::parse(
-        &principal,
-        v1::CreateRunRequest {
-            source: v1::Source::Pubmed as i32,
-            query: "mark".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    runs::insert(&t.db, &new).await.unwrap();
+    let new = insert_unpublished_run(&t, "mark").await;
     let mut conn = t.db.acquire().await.unwrap();
     assert!(runs::mark_published(&mut *conn, new.id, 1).await.unwrap());
     assert!(
