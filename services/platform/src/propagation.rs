@@ -4,7 +4,7 @@
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use opentelemetry::Context;
 use opentelemetry::propagation::{Extractor, Injector};
-use tonic::metadata::{KeyRef, MetadataKey, MetadataMap, MetadataValue};
+use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 struct MetadataInjector<'a>(&'a mut MetadataMap);
@@ -17,24 +17,6 @@ impl Injector for MetadataInjector<'_> {
         ) {
             self.0.insert(k, v);
         }
-    }
-}
-
-struct MetadataExtractor<'a>(&'a MetadataMap);
-
-impl Extractor for MetadataExtractor<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|v| v.to_str().ok())
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0
-            .keys()
-            .filter_map(|k| match k {
-                KeyRef::Ascii(k) => Some(k.as_str()),
-                KeyRef::Binary(_) => None,
-            })
-            .collect()
     }
 }
 
@@ -89,12 +71,8 @@ pub fn inject_grpc(metadata: &mut MetadataMap) {
     });
 }
 
-/// Reads a remote parent from incoming gRPC metadata.
-pub fn extract_grpc(metadata: &MetadataMap) -> Context {
-    opentelemetry::global::get_text_map_propagator(|p| p.extract(&MetadataExtractor(metadata)))
-}
-
-/// Reads a remote parent from incoming HTTP headers.
+/// Reads a remote parent from incoming HTTP headers, or from a gRPC call's metadata
+/// (its HTTP/2 headers, read in place).
 pub fn extract_http(headers: &http::HeaderMap) -> Context {
     opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)))
 }
@@ -149,7 +127,7 @@ mod tests {
             md.get("traceparent").unwrap().to_str().unwrap(),
             TRACEPARENT
         );
-        let cx2 = extract_grpc(&md);
+        let cx2 = extract_http(md.as_ref());
         let mut table = FieldTable::default();
         propagator.inject_context(&cx2, &mut AmqpInjector(&mut table));
         let cx3 = extract_amqp(&table);
