@@ -8,7 +8,9 @@
 use crate::config::{self, ConfigError, Secret};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, RwLock};
 use uuid::Uuid;
 
 /// The secret used only in explicit development mode (`DEV_MODE=1`).
@@ -262,14 +264,33 @@ impl AuthConfig {
 }
 
 /// Verifies bearer tokens. Cheap to clone (the gateway's handlers take one per request):
-/// the key and the validation rules, which own their own allocations, are shared.
+/// the key, the validation rules and the verified tokens are shared.
 #[derive(Clone)]
-pub struct JwtVerifier(std::sync::Arc<VerifierRules>);
+pub struct JwtVerifier(Arc<VerifierRules>);
 
 struct VerifierRules {
     key: DecodingKey,
     validation: Validation,
+    /// Tokens that verified, with what they grant and until when (ADR-029). A client
+    /// presents the same token on every request of its session; decoding and checking
+    /// it again each time was a tenth of the gateway's and a sixth of
+    /// ingestion-control's instructions per read.
+    verified: RwLock<HashMap<Box<str>, Verified>>,
 }
+
+/// A token that verified: its principal, until its `exp` plus the leeway.
+#[derive(Clone)]
+struct Verified {
+    principal: Principal,
+    valid_until: u64,
+}
+
+/// At most this many verified tokens are kept; when full, expired ones are dropped,
+/// and if that frees nothing, all of them (each is verified again on its next use).
+const VERIFIED_CAPACITY: usize = 1024;
+/// Longer tokens are verified every time, never kept: the cache's memory stays
+/// bounded (at most ~2 MiB of tokens).
+const VERIFIED_MAX_TOKEN_LEN: usize = 2048;
 
 impl fmt::Debug for JwtVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -312,20 +333,70 @@ impl JwtVerifier {
             None => validation.validate_aud = false,
         }
         validation.set_required_spec_claims(&required);
-        Ok(JwtVerifier(std::sync::Arc::new(VerifierRules {
+        Ok(JwtVerifier(Arc::new(VerifierRules {
             key,
             validation,
+            verified: RwLock::new(HashMap::new()),
         })))
     }
 
     /// Verifies a raw token (without the `Bearer ` prefix).
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        self.verify_at(token, unix_now())
+    }
+
+    /// [`JwtVerifier::verify`] as of `now` (Unix seconds). A token that verified before
+    /// is answered from the cache while `now` is within its `exp` plus the leeway, the
+    /// window in which decoding it again would accept it too: the same bytes carry the
+    /// same signature and claims, and the key and rules never change in a verifier.
+    fn verify_at(&self, token: &str, now: u64) -> Result<Principal, AuthError> {
         if token.is_empty() {
             return Err(AuthError::MissingToken);
         }
         if token.len() > 8192 {
             return Err(AuthError::InvalidToken("token too long"));
         }
+        let known = self.cache_read().get(token).cloned();
+        if let Some(known) = known {
+            if now <= known.valid_until {
+                return Ok(known.principal);
+            }
+            self.cache_write().remove(token);
+            return Err(AuthError::Expired);
+        }
+        let (principal, exp) = self.decode(token)?;
+        if token.len() <= VERIFIED_MAX_TOKEN_LEN {
+            let valid_until = exp.saturating_add(self.0.validation.leeway);
+            let mut cache = self.cache_write();
+            if cache.len() >= VERIFIED_CAPACITY {
+                cache.retain(|_, v| now <= v.valid_until);
+                if cache.len() >= VERIFIED_CAPACITY {
+                    cache.clear();
+                }
+            }
+            cache.insert(
+                token.into(),
+                Verified {
+                    principal: principal.clone(),
+                    valid_until,
+                },
+            );
+        }
+        Ok(principal)
+    }
+
+    // A panic while holding the lock leaves the map consistent (every operation on it
+    // completes or does nothing), so a poisoned lock is used as it is.
+    fn cache_read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Box<str>, Verified>> {
+        self.0.verified.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn cache_write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Box<str>, Verified>> {
+        self.0.verified.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Decodes and checks a token in full: signature, algorithm, claims.
+    fn decode(&self, token: &str) -> Result<(Principal, u64), AuthError> {
         use jsonwebtoken::errors::ErrorKind;
         let data = jsonwebtoken::decode::<Claims>(token, &self.0.key, &self.0.validation).map_err(
             |e| match e.kind() {
@@ -340,7 +411,8 @@ impl JwtVerifier {
                 _ => AuthError::InvalidToken("malformed token"),
             },
         )?;
-        principal_from_claims(data.claims)
+        let exp = data.claims.exp;
+        Ok((principal_from_claims(data.claims)?, exp))
     }
 
     /// Verifies an `Authorization` header value (`Bearer <token>`).
@@ -349,6 +421,12 @@ impl JwtVerifier {
             .ok_or(AuthError::InvalidToken("expected a Bearer token"))?;
         self.verify(token)
     }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn principal_from_claims(claims: Claims) -> Result<Principal, AuthError> {
@@ -551,6 +629,53 @@ mod tests {
         claims.iss = Some("https://idp.example".into());
         claims.aud = Some("someone-else".into());
         assert!(v.verify(&mint_hs256(SECRET, &claims).unwrap()).is_err());
+    }
+
+    fn cached(v: &JwtVerifier) -> usize {
+        v.0.verified.read().unwrap().len()
+    }
+
+    #[test]
+    fn a_verified_token_is_answered_from_the_cache_until_exp_plus_leeway() {
+        let v = verifier();
+        let claims = role_claims("u1", org(), Role::Member, 60);
+        let token = mint_hs256(SECRET, &claims).unwrap();
+        let first = v.verify(&token).unwrap();
+        assert_eq!(cached(&v), 1);
+        let last_valid = claims.exp + 30;
+        assert_eq!(v.verify_at(&token, last_valid), Ok(first));
+        // Decoding again would still accept it (its exp is a minute away on the real
+        // clock), so this refusal can only come from the cached expiry.
+        assert_eq!(v.verify_at(&token, last_valid + 1), Err(AuthError::Expired));
+        assert_eq!(cached(&v), 0, "an expired token leaves the cache");
+    }
+
+    #[test]
+    fn refused_and_oversized_tokens_are_not_cached() {
+        let v = verifier();
+        let forged = mint_hs256("another-secret", &role_claims("u1", org(), Role::Admin, 60));
+        assert!(v.verify(&forged.unwrap()).is_err());
+        let mut claims = role_claims("u1", org(), Role::Admin, 60);
+        claims.sub = "u".repeat(VERIFIED_MAX_TOKEN_LEN);
+        let long = mint_hs256(SECRET, &claims).unwrap();
+        assert!(long.len() > VERIFIED_MAX_TOKEN_LEN);
+        assert!(v.verify(&long).is_ok(), "a long token still verifies");
+        assert_eq!(cached(&v), 0);
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_capacity() {
+        let v = verifier();
+        for i in 0..=VERIFIED_CAPACITY {
+            let token = mint_hs256(
+                SECRET,
+                &role_claims(&format!("u{i}"), org(), Role::Viewer, 60),
+            );
+            v.verify(&token.unwrap()).unwrap();
+            assert!(cached(&v) <= VERIFIED_CAPACITY);
+        }
+        // Full of live tokens, it was emptied and then took the newest one.
+        assert_eq!(cached(&v), 1);
     }
 
     #[test]
