@@ -18,14 +18,35 @@ use platform::auth::JwtVerifier;
 use platform::config::ConfigError;
 use platform::shutdown::Shutdown;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-/// What every handler can reach. Cheap to clone.
+/// What every handler can reach. Routing clones the state of a route's handler and
+/// middleware for every request, so it is one shared allocation.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// The state of a gateway with these parts.
+    pub fn new(shared: Shared) -> Self {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct Shared {
     /// ingestion-control's `RunService`.
     pub control: ControlClient,
     /// Verifies bearer tokens.
@@ -115,17 +136,11 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .route("/openapi.json", get(openapi::openapi_json));
 
     // `layer` runs after routing, so the span and the metrics see the route template.
-    Router::new()
-        .merge(read)
-        .merge(write)
-        .merge(manage)
-        .merge(public)
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(from_fn(metrics::track_requests))
-        .layer(from_fn_with_state(config.request_timeout, request_timeout))
-        .layer(DefaultBodyLimit::max(config.body_limit))
-        .layer(Extension(BodyLimit(config.body_limit)))
+    // One `layer` call with the whole stack: each call wraps every route in another
+    // boxed service, and routing clones the matched route's boxes per request.
+    let middleware = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(telemetry::make_span)
@@ -133,8 +148,18 @@ pub fn router(state: AppState, config: &Config) -> Router {
                 // `on_response` already logs 5xx; the default would log them again as ERROR.
                 .on_failure(()),
         )
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(Extension(BodyLimit(config.body_limit)))
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(from_fn_with_state(config.request_timeout, request_timeout))
+        .layer(from_fn(metrics::track_requests));
+    Router::new()
+        .merge(read)
+        .merge(write)
+        .merge(manage)
+        .merge(public)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware)
         .with_state(state)
 }
 
@@ -159,12 +184,12 @@ impl Application {
         )?;
         platform::health::prometheus();
         let streams = Shutdown::new();
-        let state = AppState {
+        let state = AppState::new(Shared {
             control,
             verifier,
             shutdown: streams.clone(),
             sse_keep_alive: config.sse_keep_alive,
-        };
+        });
         let router = router(state, &config);
         let listener =
             TcpListener::bind(config.addr)

@@ -7,6 +7,7 @@
 
 use crate::grpc_client::Forwarded;
 use crate::problem::ApiError;
+use crate::telemetry::{self, CallerOrg};
 use axum::extract::{FromRef, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, header, request::Parts};
 use axum::middleware::Next;
@@ -89,12 +90,12 @@ async fn require(
         tracing::info!(%permission, "request refused: permission missing");
         return err.into_response();
     }
-    tracing::Span::current().record(
-        "enduser.org",
-        tracing::field::display(user.principal.organization_id),
-    );
+    let org = user.principal.organization_id;
+    telemetry::set_caller_org(&tracing::Span::current(), org);
     req.extensions_mut().insert(user);
-    next.run(req).await
+    let mut response = next.run(req).await;
+    response.extensions_mut().insert(CallerOrg(org));
+    response
 }
 
 /// Middleware: a verified token with `PAPERS_READ`.

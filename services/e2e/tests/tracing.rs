@@ -9,6 +9,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
+use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
 use platform::Source;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -20,6 +21,8 @@ struct SpanSeen {
     span_id: Vec<u8>,
     parent: Vec<u8>,
     name: String,
+    /// Attribute values as text (strings as they are, integers in decimal).
+    attributes: HashMap<String, String>,
 }
 
 #[derive(Clone, Default)]
@@ -40,6 +43,11 @@ impl TraceService for Collector {
                         span_id: s.span_id,
                         parent: s.parent_span_id,
                         name: s.name,
+                        attributes: s
+                            .attributes
+                            .into_iter()
+                            .map(|kv| (kv.key, text(kv.value)))
+                            .collect(),
                     });
                 }
             }
@@ -115,6 +123,20 @@ async fn one_ingestion_is_one_trace_across_gateway_control_broker_and_fetcher() 
             "span {needed} in the trace; saw {names:?}"
         );
     }
+    // Known only after the gateway's span started, the status and the caller's
+    // organisation still reach it.
+    let gateway = in_trace.iter().find(|s| s.name == GATEWAY_SPAN).unwrap();
+    assert_eq!(
+        gateway
+            .attributes
+            .get("http.response.status_code")
+            .map(String::as_str),
+        Some("202")
+    );
+    assert_eq!(
+        gateway.attributes.get("enduser.org"),
+        Some(&e2e::org_a().to_string())
+    );
     // One tree: every span's parent is in the trace, except the root whose parent is the
     // frontend's span.
     let ids: HashSet<&[u8]> = in_trace.iter().map(|s| s.span_id.as_slice()).collect();
@@ -156,6 +178,14 @@ async fn one_ingestion_is_one_trace_across_gateway_control_broker_and_fetcher() 
         fetch_children >= 2,
         "claim, pages and completion continue the trace ({fetch_children})"
     );
+}
+
+fn text(value: Option<AnyValue>) -> String {
+    match value.and_then(|v| v.value) {
+        Some(any_value::Value::StringValue(s)) => s,
+        Some(any_value::Value::IntValue(i)) => i.to_string(),
+        other => format!("{other:?}"),
+    }
 }
 
 fn hex(s: &str) -> Vec<u8> {

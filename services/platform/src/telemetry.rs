@@ -5,6 +5,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{WithExportConfig as _, WithTonicConfig as _};
 use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
 use std::time::Duration;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::{EnvFilter, Layer, Registry, layer::SubscriberExt as _};
 
 /// Keeps the tracer provider alive; call [`Telemetry::shutdown`] on exit to flush spans.
@@ -69,6 +70,20 @@ pub fn init(cfg: &TelemetryConfig) -> Result<Telemetry, Box<dyn std::error::Erro
         .with(otel_layer);
     tracing::subscriber::set_global_default(subscriber)?;
     Ok(Telemetry { provider })
+}
+
+/// Sets an attribute of the OpenTelemetry span behind `span` (a no-op without an
+/// exporter), for values known only after the span started.
+///
+/// Unlike `Span::record`, this does not go through the log layer, which re-parses and
+/// re-serialises all of a span's fields as JSON on every record (~11 % of the
+/// gateway's instructions per read when it recorded two fields per request).
+pub fn set_span_attribute(
+    span: &tracing::Span,
+    key: &'static str,
+    value: impl Into<opentelemetry::Value>,
+) {
+    span.set_attribute(key, value);
 }
 
 fn tracer_provider(
