@@ -1,6 +1,7 @@
 //! Live run snapshots for `WatchRun`, driven by PostgreSQL `LISTEN/NOTIFY`.
 //!
-//! A trigger notifies `ingest_run_changed` with the run id on every change. One
+//! A trigger notifies `ingest_run_changed` with the run id on every update (a watcher
+//! reads the run after subscribing, so creation needs no notice: ADR-031). One
 //! listener task per process fetches the row once per notification, and only for
 //! runs somebody watches, then fans it out over a `watch` channel: the database
 //! work per update does not grow with the number of watchers.

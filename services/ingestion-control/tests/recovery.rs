@@ -299,3 +299,25 @@ async fn the_published_mark_relaxes_only_its_own_commit() {
     drop(conn);
     t.teardown().await;
 }
+
+#[tokio::test]
+async fn a_new_run_is_not_announced_to_watchers_but_its_changes_are() {
+    let t = spawn(Options::default()).await;
+    let mut listener = sqlx::postgres::PgListener::connect_with(&t.db).await.unwrap();
+    listener
+        .listen(ingestion_control::watch::CHANNEL)
+        .await
+        .unwrap();
+    // ADR-031: an insert takes no notify lock (nobody can watch a run before it exists).
+    let new = insert_unpublished_run(&t, "announce").await;
+    let heard = tokio::time::timeout(Duration::from_millis(500), listener.recv()).await;
+    assert!(heard.is_err(), "the insert notified: {heard:?}");
+    assert!(runs::mark_published(&t.db, new.id, 1).await.unwrap());
+    let change = tokio::time::timeout(Duration::from_secs(5), listener.recv())
+        .await
+        .expect("the update notifies")
+        .unwrap();
+    assert_eq!(change.payload(), new.id.to_string());
+    drop(listener);
+    t.teardown().await;
+}

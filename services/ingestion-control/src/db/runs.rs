@@ -5,7 +5,7 @@ use crate::domain::cursor::Cursor;
 use crate::domain::run::{NewRun, RunRecord};
 use chrono::{DateTime, Utc};
 use platform::{RunStatus, Source};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 /// The outcome of inserting a run with an optional idempotency key.
@@ -16,8 +16,47 @@ pub enum Inserted {
 }
 
 pub async fn insert(pool: &PgPool, run: &NewRun) -> Result<Inserted, sqlx::Error> {
+    let Some(key) = &run.idempotency_key else {
+        // A single statement commits by itself: no BEGIN and COMMIT round trips.
+        return insert_run(pool, run).await.map(Inserted::New);
+    };
     let mut tx = pool.begin().await?;
-    let record: RunRecord = sqlx::query_as(
+    let record = insert_run(&mut *tx, run).await?;
+    // Takes the key unless a fresh one exists; a concurrent holder of the same key
+    // makes this wait for its commit, then see the key as taken.
+    let took: Option<(Uuid,)> = sqlx::query_as(
+        "INSERT INTO idempotency_keys (organization_id, key, run_id) VALUES ($1, $2, $3)
+         ON CONFLICT (organization_id, key) DO UPDATE
+            SET run_id = EXCLUDED.run_id, created_at = now()
+            WHERE idempotency_keys.created_at <= now() - interval '24 hours'
+         RETURNING run_id",
+    )
+    .bind(run.organization_id)
+    .bind(key)
+    .bind(run.id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if took.is_none() {
+        tx.rollback().await?;
+        let earlier: RunRecord = sqlx::query_as(
+            "SELECT r.* FROM idempotency_keys k JOIN ingest_runs r ON r.id = k.run_id
+             WHERE k.organization_id = $1 AND k.key = $2",
+        )
+        .bind(run.organization_id)
+        .bind(key)
+        .fetch_one(pool)
+        .await?;
+        return Ok(Inserted::Replayed(earlier));
+    }
+    tx.commit().await?;
+    Ok(Inserted::New(record))
+}
+
+async fn insert_run<'e>(
+    executor: impl PgExecutor<'e>,
+    run: &NewRun,
+) -> Result<RunRecord, sqlx::Error> {
+    sqlx::query_as(
         "INSERT INTO ingest_runs (id, organization_id, requested_by, source, query, filters, max_results)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
     )
@@ -28,39 +67,8 @@ pub async fn insert(pool: &PgPool, run: &NewRun) -> Result<Inserted, sqlx::Error
     .bind(&run.query)
     .bind(&run.filters)
     .bind(run.max_results as i32)
-    .fetch_one(&mut *tx)
-    .await?;
-
-    if let Some(key) = &run.idempotency_key {
-        // Takes the key unless a fresh one exists; a concurrent holder of the same key
-        // makes this wait for its commit, then see the key as taken.
-        let took: Option<(Uuid,)> = sqlx::query_as(
-            "INSERT INTO idempotency_keys (organization_id, key, run_id) VALUES ($1, $2, $3)
-             ON CONFLICT (organization_id, key) DO UPDATE
-                SET run_id = EXCLUDED.run_id, created_at = now()
-                WHERE idempotency_keys.created_at <= now() - interval '24 hours'
-             RETURNING run_id",
-        )
-        .bind(run.organization_id)
-        .bind(key)
-        .bind(run.id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if took.is_none() {
-            tx.rollback().await?;
-            let earlier: RunRecord = sqlx::query_as(
-                "SELECT r.* FROM idempotency_keys k JOIN ingest_runs r ON r.id = k.run_id
-                 WHERE k.organization_id = $1 AND k.key = $2",
-            )
-            .bind(run.organization_id)
-            .bind(key)
-            .fetch_one(pool)
-            .await?;
-            return Ok(Inserted::Replayed(earlier));
-        }
-    }
-    tx.commit().await?;
-    Ok(Inserted::New(record))
+    .fetch_one(executor)
+    .await
 }
 
 /// Records the broker's confirm for the current attempt.
