@@ -222,7 +222,8 @@ impl Publisher {
     }
 
     /// Publishes `job` and waits for the broker's confirm.
-    #[tracing::instrument(skip(self), fields(run_id = %job.run_id, source = %job.source))]
+    // The job's fields once each, not again as its `Debug` form.
+    #[tracing::instrument(skip_all, fields(run_id = %job.run_id, source = %job.source, attempt = job.attempt))]
     pub async fn publish(&self, job: &Job) -> Result<(), PublishError> {
         let result = self.try_publish(job).await;
         if let Err(e) = &result {
