@@ -303,7 +303,9 @@ async fn the_published_mark_relaxes_only_its_own_commit() {
 #[tokio::test]
 async fn a_new_run_is_not_announced_to_watchers_but_its_changes_are() {
     let t = spawn(Options::default()).await;
-    let mut listener = sqlx::postgres::PgListener::connect_with(&t.db).await.unwrap();
+    let mut listener = sqlx::postgres::PgListener::connect_with(&t.db)
+        .await
+        .unwrap();
     listener
         .listen(ingestion_control::watch::CHANNEL)
         .await
