@@ -77,11 +77,11 @@ async fn insert_run<'e>(
 /// in the broker, so a crash that loses this mark costs one redundant re-publish by the
 /// reconciler, which fetchers already absorb, while waiting for the flush (~3.5 ms on
 /// the benchmark machine's disk) was one of the three durable waits of every start.
-/// `set_config(…, true)`
-/// lasts until the end of this statement's own transaction, whose commit reads it;
-/// the connection goes back to the pool with `synchronous_commit` as it was. Inside a
-/// transaction it relaxes that whole transaction's commit: run it only in one whose
-/// other writes may be lost the same way (the reconciler's re-publish is one).
+/// `set_config(…, true)` lasts until the end of this statement's own transaction, whose
+/// commit reads it; the connection goes back to the pool with `synchronous_commit` as
+/// it was. Inside a transaction it relaxes that whole transaction's commit: run it only
+/// in one whose other writes may be lost the same way (the reconciler's re-publish is
+/// one).
 pub async fn mark_published<'e, E>(executor: E, id: Uuid, attempt: i32) -> Result<bool, sqlx::Error>
 where
     E: sqlx::Executor<'e, Database = Postgres>,
