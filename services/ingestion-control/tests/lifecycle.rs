@@ -275,6 +275,117 @@ async fn pages_store_papers_checkpoint_and_counters_and_completion_is_final() {
     t.teardown().await;
 }
 
+/// The run's row invariants hold in the database, whoever writes: every broken one is
+/// refused as a check violation naming it (migration 0007 moved them from CHECK
+/// constraints into the row trigger; the names are the constraints' own).
+#[tokio::test]
+async fn the_database_refuses_a_run_row_that_breaks_an_invariant_and_names_it() {
+    let t = spawn(Options::default()).await;
+    let insert_as = |status: &'static str,
+                     source: &'static str,
+                     query: String,
+                     max_results: i32| {
+        let db = t.db.clone();
+        async move {
+            sqlx::query(
+                "INSERT INTO ingest_runs (id, organization_id, requested_by, status, source, query, max_results)
+                 VALUES (gen_random_uuid(), gen_random_uuid(), 'test', $1, $2, $3, $4) RETURNING id",
+            )
+            .bind(status)
+            .bind(source)
+            .bind(query)
+            .bind(max_results)
+            .fetch_one(&db)
+            .await
+        }
+    };
+    let insert = |source, query, max_results| insert_as("queued", source, query, max_results);
+    let refused_by = |result: Result<_, sqlx::Error>| -> String {
+        let err = result.expect_err("the database accepted a row that breaks an invariant");
+        let db = err.as_database_error().expect("a database error");
+        assert_eq!(db.code().as_deref(), Some("23514"), "check_violation: {db}");
+        db.constraint()
+            .expect("the error names the invariant")
+            .to_owned()
+    };
+
+    let cases = [
+        (
+            insert("bogus", "q".into(), 10).await.map(drop),
+            "ingest_runs_source_check",
+        ),
+        (
+            insert_as("nonsense", "pubmed", "q".into(), 10)
+                .await
+                .map(drop),
+            "ingest_runs_status_check",
+        ),
+        (
+            insert_as("running", "pubmed", "q".into(), 10)
+                .await
+                .map(drop),
+            "running_has_lease",
+        ),
+        (
+            insert("pubmed", String::new(), 10).await.map(drop),
+            "ingest_runs_query_check",
+        ),
+        (
+            insert("pubmed", "q".repeat(1001), 10).await.map(drop),
+            "ingest_runs_query_check",
+        ),
+        (
+            insert("pubmed", "q".into(), 0).await.map(drop),
+            "ingest_runs_max_results_check",
+        ),
+        (
+            insert("pubmed", "q".into(), 10_001).await.map(drop),
+            "ingest_runs_max_results_check",
+        ),
+    ];
+    for (case, (result, invariant)) in cases.into_iter().enumerate() {
+        assert_eq!(refused_by(result), invariant, "insert case {case}");
+    }
+
+    let row = insert("pubmed", "q".into(), 10)
+        .await
+        .expect("a valid run is accepted");
+    let id: uuid::Uuid = sqlx::Row::get(&row, "id");
+    let update = |set: &'static str| {
+        let db = t.db.clone();
+        async move {
+            // `set` is one of this test's literals.
+            let sql = format!("UPDATE ingest_runs SET {set} WHERE id = $1");
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .execute(&db)
+                .await
+                .map(drop)
+        }
+    };
+    let updates = [
+        ("papers_found = -1", "ingest_runs_papers_found_check"),
+        ("papers_imported = -1", "ingest_runs_papers_imported_check"),
+        ("attempt = 0", "ingest_runs_attempt_check"),
+        ("status = 'running'", "running_has_lease"),
+        ("status = 'cancelled'", "terminal_has_completed_at"),
+        ("completed_at = now()", "terminal_has_completed_at"),
+        ("status = 'failed', completed_at = now()", "failed_says_why"),
+    ];
+    for (set, invariant) in updates {
+        assert_eq!(refused_by(update(set).await), invariant, "SET {set}");
+    }
+    // The same transitions with what they need are accepted: the refusals above were the
+    // invariants, not the statements.
+    update("status = 'running', lease_owner = 'w', lease_expires_at = now() + interval '1 minute'")
+        .await
+        .expect("running with a lease");
+    update("status = 'failed', completed_at = now(), error_message = 'why'")
+        .await
+        .expect("failed with its reason and completion time");
+    t.teardown().await;
+}
+
 #[tokio::test]
 async fn an_expired_lease_is_taken_over_and_the_stale_owner_is_fenced_off() {
     let t = spawn(Options::default()).await;
