@@ -483,3 +483,46 @@ async fn title_search_matches_word_prefixes_and_survives_hostile_input() {
     );
     t.teardown().await;
 }
+
+/// A long abstract is stored compressed with LZ4 where the server has it (migration
+/// 0008, ADR-033), and reads back whole; a server without LZ4 keeps pglz.
+#[tokio::test]
+async fn a_long_abstract_is_stored_lz4_compressed_and_reads_back_whole() {
+    let t = spawn(Options::default()).await;
+    let lease = running(&t, org_a(), Source::OpenAlex, "w").await;
+    // ~6 KB of prose-like, compressible text: over the ~2 KB row size at which
+    // PostgreSQL compresses a row's long values.
+    let long: String = (0..400)
+        .map(|i| format!("finding {i} of the cohort; "))
+        .collect();
+    let mut record = paper("A long abstract", None, ids(Some("W9"), None, None, None));
+    record.abstract_text = Some(long.clone());
+    t.record_page(&lease, vec![record], "{}").await.unwrap();
+
+    let (stored, method): (String, Option<String>) = sqlx::query_as(
+        "SELECT abstract, pg_column_compression(abstract) FROM papers WHERE openalex_id = 'W9'",
+    )
+    .fetch_one(&t.db)
+    .await
+    .unwrap();
+    // Normalisation trims the trailing space; nothing else may change.
+    assert!(
+        stored == long.trim_end(),
+        "the abstract reads back whole ({} of {} bytes)",
+        stored.len(),
+        long.len()
+    );
+    let (server_has_lz4,): (bool,) = sqlx::query_as(
+        "SELECT 'lz4' = ANY (enumvals) FROM pg_settings WHERE name = 'default_toast_compression'",
+    )
+    .fetch_one(&t.db)
+    .await
+    .unwrap();
+    let expected = if server_has_lz4 { "lz4" } else { "pglz" };
+    assert_eq!(
+        method.as_deref(),
+        Some(expected),
+        "the abstract's compression"
+    );
+    t.teardown().await;
+}
