@@ -13,9 +13,9 @@
 --
 -- The trigger keeps the constraints' contract: the same conditions (a NULL passes, as
 -- in a CHECK), SQLSTATE 23514 check_violation, and the same constraint names in the
--- error, so a client matching on them sees no difference. It runs before NOT NULL is
--- checked, as CHECK constraints do not, which changes nothing: a NULL in a NOT NULL
--- column is refused either way.
+-- error, so a client matching on them sees no difference. Unlike a CHECK, the trigger
+-- runs before NOT NULL is enforced; a NULL passes it and the NOT NULL constraint then
+-- refuses the row, as before.
 
 CREATE OR REPLACE FUNCTION ingest_runs_guard_transition() RETURNS trigger
 LANGUAGE plpgsql AS $$

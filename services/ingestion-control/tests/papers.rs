@@ -490,7 +490,7 @@ async fn title_search_matches_word_prefixes_and_survives_hostile_input() {
 async fn a_long_abstract_is_stored_lz4_compressed_and_reads_back_whole() {
     let t = spawn(Options::default()).await;
     let lease = running(&t, org_a(), Source::OpenAlex, "w").await;
-    // ~6 KB of prose-like, compressible text: over the ~2 KB row size at which
+    // ~10 KB of prose-like, compressible text: over the ~2 KB row size at which
     // PostgreSQL compresses a row's long values.
     let long: String = (0..400)
         .map(|i| format!("finding {i} of the cohort; "))
