@@ -161,6 +161,141 @@ async fn a_record_linking_two_existing_papers_merges_them_into_one() {
     t.teardown().await;
 }
 
+/// import_papers() does not probe a key whose value the paper already found carries
+/// (migration 0009). A key the found paper holds with another value is still probed:
+/// here the DOI finds paper A, whose PMID differs from the record's, and the record's
+/// PMID names paper B, so the record merges A and B, and the older paper's own PMID
+/// is kept.
+#[tokio::test]
+async fn a_key_the_first_paper_holds_with_another_value_is_still_probed_and_merges() {
+    let t = spawn(Options::default()).await;
+    let first = running(&t, org_a(), Source::Pubmed, "w1").await;
+    t.record_page(
+        &first,
+        vec![paper(
+            "Paper A",
+            Some("10.1000/a"),
+            ids(None, Some("1"), None, None),
+        )],
+        "{}",
+    )
+    .await
+    .unwrap();
+    let second = running(&t, org_a(), Source::OpenAlex, "w2").await;
+    t.record_page(
+        &second,
+        vec![paper(
+            "Paper B",
+            None,
+            ids(Some("W2"), Some("2"), None, None),
+        )],
+        "{}",
+    )
+    .await
+    .unwrap();
+    assert_eq!(count(&t, "SELECT count(*) FROM papers").await, 2);
+
+    let third = running(&t, org_a(), Source::SemanticScholar, "w3").await;
+    let res = t
+        .record_page(
+            &third,
+            vec![paper(
+                "Paper A",
+                Some("10.1000/a"),
+                ids(None, Some("2"), None, Some("abc456")),
+            )],
+            "{}",
+        )
+        .await
+        .unwrap();
+    assert_eq!((res.papers_found, res.papers_imported), (1, 0));
+    let rows: Vec<(
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    )> = sqlx::query_as("SELECT doi, openalex_id, pmid, s2_id FROM papers")
+        .fetch_all(&t.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![(
+            Some("10.1000/a".into()),
+            Some("W2".into()),
+            Some("1".into()),
+            Some("abc456".into())
+        )],
+        "one paper: A and B merged, A's own PMID kept"
+    );
+    t.teardown().await;
+}
+
+/// run_papers' references are checked once per statement (migration 0009) with the
+/// foreign keys' SQLSTATE and names: a link to a missing run or paper is refused, a
+/// link is never re-pointed, and deleting a run or a paper takes its links with it.
+#[tokio::test]
+async fn run_links_must_name_an_existing_run_and_paper_and_go_with_them() {
+    let t = spawn(Options::default()).await;
+    let lease = running(&t, org_a(), Source::Pubmed, "w").await;
+    t.record_page(
+        &lease,
+        vec![paper(
+            "Linked",
+            Some("10.1000/linked"),
+            ids(None, Some("7"), None, None),
+        )],
+        "{}",
+    )
+    .await
+    .unwrap();
+    let (run_id, paper_id): (uuid::Uuid, uuid::Uuid) =
+        sqlx::query_as("SELECT run_id, paper_id FROM run_papers")
+            .fetch_one(&t.db)
+            .await
+            .unwrap();
+    let missing = uuid::Uuid::new_v4();
+
+    for (run, paper, constraint) in [
+        (missing, paper_id, "run_papers_run_id_fkey"),
+        (run_id, missing, "run_papers_paper_id_fkey"),
+    ] {
+        let err = sqlx::query(
+            "INSERT INTO run_papers (run_id, paper_id, imported) VALUES ($1, $2, false)",
+        )
+        .bind(run)
+        .bind(paper)
+        .execute(&t.db)
+        .await
+        .expect_err("a link to a missing row is refused");
+        let db = err.as_database_error().expect("a database error");
+        assert_eq!(db.code().as_deref(), Some("23503"), "{db}");
+        assert_eq!(db.constraint(), Some(constraint), "{db}");
+    }
+    let err = sqlx::query("UPDATE run_papers SET paper_id = $1")
+        .bind(missing)
+        .execute(&t.db)
+        .await
+        .expect_err("a link is not re-pointed");
+    assert_eq!(
+        err.as_database_error().and_then(|e| e.code()).as_deref(),
+        Some("23000")
+    );
+
+    sqlx::query("DELETE FROM ingest_runs WHERE id = $1")
+        .bind(run_id)
+        .execute(&t.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        count(&t, "SELECT count(*) FROM run_papers").await,
+        0,
+        "the run's links went with it"
+    );
+    assert_eq!(count(&t, "SELECT count(*) FROM papers").await, 1);
+    t.teardown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_overlapping_imports_leave_no_duplicate_and_correct_counters() {
     let t = spawn(Options::default()).await;
