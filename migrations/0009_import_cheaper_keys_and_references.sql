@@ -5,11 +5,11 @@
 -- 1. The six key columns compare as bytes (COLLATE "C"). They hold identifiers, never
 --    text to sort for a reader, and every probe and insert into their unique indexes
 --    compared them with the database's locale (strcoll) instead of memcmp.
--- 2. run_papers' two foreign keys become one check per statement. A foreign key runs
---    one query per inserted link, a thousand a page; the statement trigger locks the
---    same rows (FOR KEY SHARE) in one query per table and refuses a missing run or
---    paper with the foreign keys' SQLSTATE (23503) and names. Deleting a run or a paper
---    removes its links, as ON DELETE CASCADE did.
+-- 2. run_papers' two foreign keys become one check per statement. Each foreign key ran
+--    one query per inserted link (about a thousand queries a page); the statement
+--    trigger locks the same rows (FOR KEY SHARE) in one query per table and refuses a
+--    missing run or paper with the foreign keys' SQLSTATE (23503) and names. Deleting a
+--    run or a paper removes its links, as ON DELETE CASCADE did.
 -- 3. import_papers() probes a record's keys one after another and skips a key whose
 --    value the paper already found carries, and links a known paper with
 --    ON CONFLICT DO NOTHING (the link it has already says whether this run imported it).
