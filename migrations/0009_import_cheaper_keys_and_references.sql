@@ -410,11 +410,11 @@ BEGIN
 END;
 $function$;
 
--- The planner cannot tell that a probe of a unique index finds at most one paper (the
--- indexes are partial); multiplied over six probes its estimate for a page reaches
--- hundreds of thousands of rows, enough to compile the statement with LLVM, which
--- took ~1.5 s of every page (20,000 papers/s fell to 2,000-4,000). A page is a short
--- statement that JIT never pays back.
+-- A page is a short statement that compiling with LLVM never pays back. With the
+-- probes first written as joins, the planner's estimate for a page reached hundreds of
+-- thousands of rows, past the JIT thresholds, and compiling took ~1.5 s of every page
+-- (20,000 papers/s fell to 2,000-4,000). The probes no longer multiply estimates (see
+-- `matched`), and JIT stays off so that no other misestimate can bring it back.
 ALTER FUNCTION import_papers(uuid, uuid, text, text[], text[], jsonb[], text[], text[], text[],
                              text[], text[], text[], text[], text[], text[], text[], bigint[])
     SET jit = off;
