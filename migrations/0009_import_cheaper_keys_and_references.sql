@@ -229,12 +229,13 @@ BEGIN
         WHERE id IS NOT NULL GROUP BY id HAVING count(*) > 1
     ), fast AS MATERIALIZED (
         -- Records that find at most one paper, which no other record finds.
-        SELECT m.*, COALESCE(by_doi, by_openalex, by_pmid, by_pmcid, by_arxiv, by_s2) AS paper_id
-        FROM matched m
-        WHERE n NOT IN (SELECT n FROM shared)
-          AND num_nonnulls(by_doi, by_openalex, by_pmid, by_pmcid, by_arxiv, by_s2) <= 1
-          AND (num_nonnulls(by_doi, by_openalex, by_pmid, by_pmcid, by_arxiv, by_s2) = 0
-               OR COALESCE(by_doi, by_openalex, by_pmid, by_pmcid, by_arxiv, by_s2) NOT IN (SELECT id FROM contested))
+        SELECT * FROM (
+            SELECT m.*, COALESCE(by_doi, by_openalex, by_pmid, by_pmcid, by_arxiv, by_s2) AS paper_id,
+                   num_nonnulls(by_doi, by_openalex, by_pmid, by_pmcid, by_arxiv, by_s2) AS finds
+            FROM matched m
+        ) f
+        WHERE n NOT IN (SELECT n FROM shared) AND finds <= 1
+          AND (paper_id IS NULL OR paper_id NOT IN (SELECT id FROM contested))
     ), fresh AS (
         INSERT INTO papers (id, organization_id, title, abstract, authors, publication_date,
                             date_precision, venue, doi, openalex_id, pmid, pmcid, arxiv_id,
@@ -412,7 +413,7 @@ $function$;
 
 -- A page is a short statement that compiling with LLVM never pays back. With the
 -- probes first written as joins, the planner's estimate for a page reached hundreds of
--- thousands of rows, past the JIT thresholds, and compiling took ~1.5 s of every page
+-- thousands of rows, past the JIT thresholds, and compiling took 1.6-2.8 s of every page
 -- (20,000 papers/s fell to 2,000-4,000). The probes no longer multiply estimates (see
 -- `matched`), and JIT stays off so that no other misestimate can bring it back.
 ALTER FUNCTION import_papers(uuid, uuid, text, text[], text[], jsonb[], text[], text[], text[],
