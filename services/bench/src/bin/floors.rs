@@ -24,6 +24,9 @@ use uuid::Uuid;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
+/// ingestion-control's default `PUBLISH_TIMEOUT_MS`.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
+
 #[derive(Parser)]
 #[command(
     name = "floors",
@@ -140,22 +143,28 @@ impl StartFloor {
             .with_message_id(ShortString::from(id.to_string()))
             .with_type(ShortString::from("ingest.job"))
             .with_headers(FieldTable::default());
-        let confirm = self
-            .channel
-            .basic_publish(
-                self.exchange.as_str().into(),
-                "pubmed".into(),
-                BasicPublishOptions {
-                    mandatory: true,
-                    ..Default::default()
-                },
-                &body,
-                properties,
-            )
+        let publish = async {
+            self.channel
+                .basic_publish(
+                    self.exchange.as_str().into(),
+                    "pubmed".into(),
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..Default::default()
+                    },
+                    &body,
+                    properties,
+                )
+                .await
+                .map_err(|e| format!("publish: {e}"))?
+                .await
+                .map_err(|e| format!("confirm: {e}"))
+        };
+        // Bounded as ingestion-control's publish is (PUBLISH_TIMEOUT_MS): a confirm that
+        // never comes is an error of this operation, not a stalled benchmark.
+        let confirm = tokio::time::timeout(PUBLISH_TIMEOUT, publish)
             .await
-            .map_err(|e| format!("publish: {e}"))?
-            .await
-            .map_err(|e| format!("confirm: {e}"))?;
+            .map_err(|_| format!("confirm: none within {PUBLISH_TIMEOUT:?}"))??;
         match confirm {
             Confirmation::Ack(None) => Ok(()),
             Confirmation::Ack(Some(_)) => Err("unroutable".into()),
