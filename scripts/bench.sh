@@ -109,9 +109,21 @@ cleanup() {
   fi
 }
 trap cleanup EXIT INT TERM
-wait_ready() { run "$BIN/bench-admin" wait-http --url "$1" --timeout-secs 60; }
+# wait_ready <name> <url>: the process started as <name> answers ready and is alive.
+wait_ready() {
+  run "$BIN/bench-admin" wait-http --url "$2" --timeout-secs 60
+  kill -0 "${PID[$1]}" 2>/dev/null || { log "$1 exited (port taken? see $LOGS/$1.log)"; exit 1; }
+}
 purge() { "$BIN/bench-admin" purge --exchange "$AMQP_EXCHANGE" >>"$LOGS/purges.log"; }
 fetcher_env() { echo "METRICS_ADDR=127.0.0.1:$((PORT_BASE + 100 + $1))"; }
+# A leftover process on one of the stack's ports would answer for the one started here.
+for addr in "$REPLAY_ADDR" "$CONTROL_GRPC_ADDR" "$CONTROL_METRICS" "$GATEWAY_ADDR" \
+  $(for i in "${!SOURCES[@]}"; do echo "127.0.0.1:$((PORT_BASE + 100 + i))"; done); do
+  if timeout 1 bash -c "</dev/tcp/${addr%:*}/${addr##*:}" 2>/dev/null; then
+    log "$addr is taken (a leftover stack?); stop it or set BENCH_PORT_BASE"
+    exit 1
+  fi
+done
 
 if want parsers; then
   log "parser throughput (cargo bench -p sources --bench parsers)"
@@ -139,7 +151,7 @@ if want startup; then
     >"$OUT/startup-ingestion-control.json"
 fi
 start_proc ingestion-control METRICS_ADDR="$CONTROL_METRICS" -- "$BIN/ingestion-control"
-wait_ready "http://$CONTROL_METRICS/readyz"
+wait_ready ingestion-control "http://$CONTROL_METRICS/readyz"
 if want startup; then
   log "start-up: gateway and fetchers"
   run "$BIN/startup-probe" --name gateway --runs 5 --log "$LOGS/startup.log" \
@@ -155,7 +167,7 @@ if want startup; then
   done >"$OUT/binary-sizes.txt"
 fi
 start_proc gateway -- "$BIN/gateway"
-wait_ready "$GATEWAY/readyz"
+wait_ready gateway "$GATEWAY/readyz"
 
 START_ORG=$(cat /proc/sys/kernel/random/uuid)
 READ_ORG=$(cat /proc/sys/kernel/random/uuid)
@@ -192,7 +204,7 @@ if want watch; then
     log "watch $i/$REPEATS: 0, 10 and $WATCHERS SSE watchers of 10 running runs (fresh gateway)"
     stop_proc gateway
     start_proc gateway -- "$BIN/gateway"
-    wait_ready "$GATEWAY/readyz"
+    wait_ready gateway "$GATEWAY/readyz"
     run "$BIN/watch-bench" --base-url "$GATEWAY" --metrics-url "http://$CONTROL_METRICS/metrics" \
       --gateway-pid "${PID[gateway]}" --control-pid "${PID[ingestion-control]}" \
       --levels "0,10,$WATCHERS" >"$OUT/watch-$i.json"
@@ -203,7 +215,7 @@ if want ingest; then
   for i in "${!SOURCES[@]}"; do
     s=${SOURCES[$i]}
     start_proc "fetcher-$s" "$(fetcher_env "$i")" -- "$BIN/source-fetcher" --source "$s"
-    wait_ready "http://127.0.0.1:$((PORT_BASE + 100 + i))/readyz"
+    wait_ready "fetcher-$s" "http://127.0.0.1:$((PORT_BASE + 100 + i))/readyz"
   done
   for s in "${SOURCES[@]}"; do
     log "ingest $s: $INGEST_RUNS runs of 10,000 papers (synthetic:100000) through the replay server"
