@@ -14,7 +14,8 @@
 # BENCH_KEEP_DB=1 keeps the database and queues for inspection, BENCH_SKIP_BUILD=1
 # uses the binaries already built (for iterating on the harness), BENCH_AUTOANALYZE=0
 # does not stand in for a disabled autovacuum, and the extra scenario "hold" keeps the
-# stack up for profiling by hand (its settings in bench/out/<ts>/stack.env).
+# stack up for profiling by hand (its settings in bench/out/<ts>/stack.env) and writes
+# no report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started_at=$SECONDS
@@ -235,6 +236,7 @@ if want hold; then
     echo "CONTROL_METRICS=$CONTROL_METRICS"; } >"$OUT/stack.env"
   log "stack up (BENCH_SCENARIOS=hold): source $OUT/stack.env; Ctrl-C stops it"
   while sleep 3600; do :; done
+  exit 0
 fi
 echo $((SECONDS - started_at)) >"$OUT/total_seconds.txt"
 log "report"
