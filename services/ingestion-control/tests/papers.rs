@@ -209,12 +209,14 @@ async fn a_key_the_first_paper_holds_with_another_value_is_still_probed_and_merg
         .await
         .unwrap();
     assert_eq!((res.papers_found, res.papers_imported), (1, 0));
-    let rows: Vec<(
+    // doi, openalex_id, pmid, s2_id
+    type Keys = (
         Option<String>,
         Option<String>,
         Option<String>,
         Option<String>,
-    )> = sqlx::query_as("SELECT doi, openalex_id, pmid, s2_id FROM papers")
+    );
+    let rows: Vec<Keys> = sqlx::query_as("SELECT doi, openalex_id, pmid, s2_id FROM papers")
         .fetch_all(&t.db)
         .await
         .unwrap();
