@@ -120,6 +120,7 @@ impl TestStack {
             reconcile_interval: Duration::from_secs(3600),
             republish_after: Duration::from_secs(30),
             max_claims: 5,
+            title_index_merge_interval: Some(Duration::from_secs(1)),
             dev_mode: false,
         };
         let control_shutdown = Shutdown::new();

@@ -1,5 +1,5 @@
-//! Wiring: the pool, the publisher, the gRPC server, the reconciler, the watch hub
-//! and the health/metrics endpoint.
+//! Wiring: the pool, the publisher, the gRPC server, the reconciler, the title-index
+//! merger, the watch hub and the health/metrics endpoint.
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
@@ -9,6 +9,7 @@ use crate::grpc::worker_service::WorkerApi;
 use crate::publish::{Publisher, Topology};
 use crate::reconcile::Reconciler;
 use crate::service::Control;
+use crate::title_index::TitleIndexMerger;
 use crate::watch::WatchHub;
 use ingestion_proto::v1::run_service_server::RunServiceServer;
 use ingestion_proto::v1::worker_service_server::WorkerServiceServer;
@@ -134,6 +135,13 @@ impl Application {
         let watch = WatchHub::start(self.control.pool.clone(), self.shutdown.clone());
         if self.seams.run_reconciler {
             self.reconciler().spawn(self.shutdown.clone());
+        }
+        if let Some(interval) = self.config.title_index_merge_interval {
+            TitleIndexMerger {
+                pool: self.control.pool.clone(),
+                interval,
+            }
+            .spawn(self.shutdown.clone());
         }
         crate::dead_letters::DeadLetters {
             amqp_url: self.config.amqp_url.expose().to_owned(),

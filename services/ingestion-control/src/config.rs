@@ -32,6 +32,9 @@ pub struct Config {
     /// Claims (first one and takeovers) before a run is failed instead of re-published
     /// (`MAX_CLAIMS`).
     pub max_claims: u32,
+    /// How often the title index's pending list is merged (`TITLE_INDEX_MERGE_INTERVAL_MS`,
+    /// default 1000; 0 leaves the merge to PostgreSQL, inside the imports). ADR-036.
+    pub title_index_merge_interval: Option<Duration>,
     pub dev_mode: bool,
 }
 
@@ -56,6 +59,13 @@ impl Config {
             )?),
             republish_after: Duration::from_secs(config::parsed_or("REPUBLISH_AFTER_SECS", 30)?),
             max_claims: config::parsed_or("MAX_CLAIMS", 5)?,
+            title_index_merge_interval: match config::parsed_or(
+                "TITLE_INDEX_MERGE_INTERVAL_MS",
+                1_000u64,
+            )? {
+                0 => None,
+                ms => Some(Duration::from_millis(ms)),
+            },
             dev_mode,
         })
     }

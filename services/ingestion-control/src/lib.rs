@@ -13,6 +13,7 @@ pub mod publish;
 pub mod reconcile;
 pub mod service;
 pub mod telemetry;
+pub mod title_index;
 pub mod watch;
 
 pub use app::{Application, Seams};

@@ -547,6 +547,29 @@ async fn a_page_mixing_repeats_known_links_and_new_works_imports_each_work_once(
     t.teardown().await;
 }
 
+/// The OpenAlex ids of organisation A's papers whose titles match `q`, sorted.
+async fn search_titles(t: &TestControl, q: &str) -> Vec<String> {
+    let mut found: Vec<String> = t
+        .runs()
+        .await
+        .list_papers(with_auth(
+            v1::ListPapersRequest {
+                title_search: Some(q.into()),
+                ..Default::default()
+            },
+            &token(org_a(), Role::Viewer),
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("search {q:?}: {e}"))
+        .into_inner()
+        .papers
+        .into_iter()
+        .map(|p| p.external_ids.unwrap().openalex.unwrap())
+        .collect();
+    found.sort();
+    found
+}
+
 /// The title search (ADR-026): every word of the search must begin a word of the
 /// title, in any case; what the user types is never read as query syntax.
 #[tokio::test]
@@ -566,27 +589,7 @@ async fn title_search_matches_word_prefixes_and_survives_hostile_input() {
         .collect();
     t.record_page(&lease, page, "{}").await.unwrap();
 
-    let mut client = t.runs().await;
-    let auth = token(org_a(), Role::Viewer);
-    let mut search = async |q: &str| -> Vec<String> {
-        let mut found: Vec<String> = client
-            .list_papers(with_auth(
-                v1::ListPapersRequest {
-                    title_search: Some(q.into()),
-                    ..Default::default()
-                },
-                &auth,
-            ))
-            .await
-            .unwrap_or_else(|e| panic!("search {q:?}: {e}"))
-            .into_inner()
-            .papers
-            .into_iter()
-            .map(|p| p.external_ids.unwrap().openalex.unwrap())
-            .collect();
-        found.sort();
-        found
-    };
+    let search = async |q: &str| search_titles(&t, q).await;
     assert_eq!(search("gene").await, ["W1", "W3"], "any case");
     assert_eq!(search("GENE edit").await, ["W1"], "every word, as a prefix");
     assert_eq!(search("covid-19").await, ["W2"]);
@@ -618,6 +621,55 @@ async fn title_search_matches_word_prefixes_and_survives_hostile_input() {
         4,
         "paper ids are time-ordered UUIDv7"
     );
+    t.teardown().await;
+}
+
+/// ADR-036: a page's titles wait in the word index's pending list, where the search
+/// already finds them, until the merger moves them into the index (on its own
+/// connection, not in the page's transaction); the search finds them there too.
+#[tokio::test]
+async fn titles_are_found_before_and_after_the_title_index_merge() {
+    let t = spawn(Options::default()).await;
+    let (options,): (Vec<String>,) =
+        sqlx::query_as("SELECT reloptions FROM pg_class WHERE relname = 'papers_title_words'")
+            .fetch_one(&t.db)
+            .await
+            .unwrap();
+    assert_eq!(options, ["gin_pending_list_limit=16384"]);
+
+    let lease = running(&t, org_a(), Source::OpenAlex, "w").await;
+    let page = (0..20)
+        .map(|i| {
+            let w = format!("W{i}");
+            paper(
+                &format!("Kinase{i:02} signalling"),
+                None,
+                ids(Some(&w), None, None, None),
+            )
+        })
+        .collect();
+    t.record_page(&lease, page, "{}").await.unwrap();
+    assert_eq!(
+        search_titles(&t, "kinase07").await,
+        ["W7"],
+        "found while pending"
+    );
+
+    let merger = ingestion_control::title_index::TitleIndexMerger {
+        pool: t.db.clone(),
+        interval: std::time::Duration::from_secs(1),
+    };
+    assert!(
+        merger.run_once().await.unwrap() > 0,
+        "the page left its titles pending instead of merging them"
+    );
+    assert_eq!(merger.run_once().await.unwrap(), 0, "nothing left to merge");
+    assert_eq!(
+        search_titles(&t, "kinase07").await,
+        ["W7"],
+        "found once merged"
+    );
+    assert_eq!(search_titles(&t, "signalling").await.len(), 20);
     t.teardown().await;
 }
 

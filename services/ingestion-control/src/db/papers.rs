@@ -174,3 +174,12 @@ pub async fn get(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Option<PaperRow>,
         .fetch_optional(pool)
         .await
 }
+
+/// Merges the title word index's pending list into the index (ADR-036) and returns
+/// how many of its pages that emptied. PostgreSQL runs one merge at a time; a second
+/// caller waits for the first.
+pub async fn merge_title_index(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT gin_clean_pending_list('papers_title_words'::regclass)")
+        .fetch_one(pool)
+        .await
+}

@@ -76,6 +76,8 @@ pub async fn spawn(opts: Options) -> TestControl {
         reconcile_interval: Duration::from_secs(3600),
         republish_after: Duration::from_secs(30),
         max_claims: opts.max_claims,
+        // Tests merge the title index themselves (db::papers::merge_title_index).
+        title_index_merge_interval: None,
         dev_mode: false,
     };
     let seams = Seams {
