@@ -20,7 +20,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 started_at=$SECONDS
 
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
+# Absolute: `cargo bench` runs a bench in its crate's directory, where a relative
+# target dir (the default) names nothing and the parser figures could not be written.
+CARGO_TARGET_DIR=$(realpath -m "${CARGO_TARGET_DIR:-target}")
+export CARGO_TARGET_DIR
 BIN=$CARGO_TARGET_DIR/release
 TS=$(date -u +%Y%m%d_%H%M%S)
 OUT=bench/out/$TS
