@@ -89,6 +89,7 @@ impl Application {
             lease: config.lease,
             max_claims: config.max_claims as i32,
             failpoints: seams.failpoints.clone(),
+            pages: Default::default(),
         };
         let listener = TcpListener::bind(config.grpc_addr).await?;
         let grpc_addr = listener.local_addr()?;

@@ -26,6 +26,9 @@ pub enum ControlError {
     Conflict(String),
     #[error("lease lost: {0}")]
     LeaseLost(String),
+    /// A page that cannot be recorded in its place yet; the fetcher resends it.
+    #[error("{0}")]
+    PageOutOfOrder(String),
     #[error("run {run_id} was created but its job could not be published: {reason}")]
     PublishFailed { run_id: Uuid, reason: String },
     #[error("database error: {0}")]
@@ -61,6 +64,7 @@ impl From<ControlError> for Status {
             ControlError::LeaseLost(msg) => {
                 Status::failed_precondition(format!("lease lost: {msg}"))
             }
+            ControlError::PageOutOfOrder(msg) => Status::aborted(msg),
             ControlError::PublishFailed { run_id, reason } => {
                 let mut status = Status::unavailable(format!(
                     "run {run_id} was created but the job queue is unavailable: {reason}; the run is marked failed"
@@ -74,6 +78,8 @@ impl From<ControlError> for Status {
                 tracing::error!(error = %e, "database error");
                 if crate::db::is_unavailable(&e) {
                     Status::unavailable("database unavailable")
+                } else if crate::db::is_conflict(&e) {
+                    Status::aborted("the call conflicted with another; retry it")
                 } else {
                     Status::new(Code::Internal, "internal error")
                 }

@@ -9,6 +9,7 @@ pub mod dead_letters;
 pub mod domain;
 pub mod error;
 pub mod grpc;
+pub mod page_order;
 pub mod publish;
 pub mod reconcile;
 pub mod service;

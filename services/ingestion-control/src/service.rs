@@ -2,11 +2,13 @@
 //! of the repositories and the publisher. gRPC handlers translate to and from this.
 
 use crate::clock::SharedClock;
-use crate::db::{papers, runs};
+use crate::db::papers::{self, ImportMode};
+use crate::db::runs;
 use crate::domain::cursor::{Cursor, page_limit};
 use crate::domain::records::{ImportRecord, MAX_RECORDS_PER_PAGE};
 use crate::domain::run::{NewRun, RunRecord};
 use crate::error::{ControlError, Result};
+use crate::page_order::{self, ARRIVAL_GRACE, InFlightPages};
 use crate::publish::{Job, Publisher};
 use ingestion_proto::v1;
 use platform::auth::{Permission, Principal};
@@ -26,6 +28,8 @@ pub struct Control {
     pub lease: Duration,
     pub max_claims: i32,
     pub failpoints: Failpoints,
+    /// The pages of each run being recorded here now (ADR-037).
+    pub pages: Arc<InFlightPages>,
 }
 
 pub struct Created {
@@ -296,14 +300,18 @@ impl Control {
         }
     }
 
-    /// Papers, counters and checkpoint of one page in one transaction, fenced by the lease;
-    /// a retried call for a page already recorded changes nothing.
+    /// Papers, counters and checkpoint of one page in one transaction, fenced by the
+    /// lease and committed in the page's place in the run; a retried call for a page
+    /// already recorded changes nothing. Pages of one run may arrive together: each
+    /// imports at once under its organisation's shared lock, and commits after the page
+    /// ahead of it (ADR-037).
     pub async fn record_page(
         &self,
         lease: &runs::Lease,
         records: Vec<v1::PaperRecord>,
         checkpoint: serde_json::Value,
         source_total: Option<u64>,
+        page_index: Option<u64>,
     ) -> Result<PageOutcome> {
         if records.len() > MAX_RECORDS_PER_PAGE {
             return Err(ControlError::invalid(
@@ -313,34 +321,120 @@ impl Control {
         }
         let records: Vec<ImportRecord> =
             records.into_iter().map(ImportRecord::from_proto).collect();
-        let (_, until) = self.lease_until();
-        let mut tx = self.pool.begin().await?;
-        let Some(run) = runs::renew_lease(&mut *tx, lease, until).await? else {
-            tx.rollback().await?;
+        let Some(run) = runs::get_leased(&self.pool, lease).await? else {
             self.refused(lease).await?;
             return Ok(PageOutcome::Cancelled);
         };
-        // The run's checkpoint is already this page's: an earlier attempt of this call
-        // committed the page but its answer was lost (ingestion-control stopped, the
-        // connection broke) and the fetcher retried. Answer as then; counting the page
-        // again would inflate the run's counters.
-        if run.checkpoint_data.as_ref() == Some(&checkpoint) {
-            tx.commit().await?;
-            tracing::info!(run_id = %run.id, pages = run.pages_done, "page already recorded; answering the retry");
+        let recorded = i64::from(run.pages_done);
+        let index = match page_index {
+            Some(i) => i64::try_from(i).unwrap_or(i64::MAX),
+            None => recorded,
+        };
+        // Recorded already: an earlier attempt of this call committed the page but its
+        // answer was lost (ingestion-control stopped, the connection broke) and the
+        // fetcher retried. Answer as then; counting the page again would inflate the
+        // run's counters. Without a page index, the page is known by its checkpoint.
+        if index < recorded
+            || (page_index.is_none() && run.checkpoint_data.as_ref() == Some(&checkpoint))
+        {
+            tracing::info!(run_id = %run.id, pages = run.pages_done, index, "page already recorded; answering the retry");
             return Ok(PageOutcome::Recorded(Box::new(run)));
         }
+        if index > recorded + MAX_PAGES_AHEAD {
+            return Err(ControlError::PageOutOfOrder(format!(
+                "page {index} of run {} is more than {MAX_PAGES_AHEAD} pages ahead of the {recorded} recorded",
+                run.id
+            )));
+        }
         let source = run.source().ok_or(ControlError::NotFound("source"))?;
-        let (found, imported) =
-            papers::import_page(&mut tx, run.organization_id, run.id, source, &records).await?;
+        let keys = page_order::page_keys(&records);
+        let after_unrecorded = index > recorded;
+        let Some((ticket, mut ahead)) = self
+            .pages
+            .enter(run.id, index as u64, keys, after_unrecorded, ARRIVAL_GRACE)
+            .await
+        else {
+            return Err(ControlError::PageOutOfOrder(format!(
+                "page {index} of run {} is already being recorded",
+                run.id
+            )));
+        };
+        let page = Page {
+            run: &run,
+            source,
+            index,
+            // The page ahead may still be importing (here, or in another replica).
+            follows_unrecorded: after_unrecorded,
+        };
+
+        // Records that share a key with a page still in flight import after it.
+        let (now, after): (Vec<&ImportRecord>, Vec<&ImportRecord>) = records
+            .iter()
+            .partition(|r| !page_order::waits_for(r, &ahead.keys));
+        tracing::debug!(
+            run_id = %run.id, index, recorded, pages_ahead = ahead.keys.len(),
+            waiting_records = after.len(), "page entered"
+        );
+        ahead.previous_locked().await;
+        let mut tx = self.pool.begin().await?;
+        runs::lock_page(&mut tx, run.id, index).await?;
+        ticket.locked();
+        let counts = match page.import_shared(&mut tx, &now, &after).await {
+            Ok(counts) => counts,
+            Err(e) if papers::must_import_exclusively(&e) => {
+                tracing::info!(run_id = %run.id, index, reason = %e, "page imports again, alone in its organisation");
+                metrics::counter!("import_pages_exclusive_total", "source" => run.source.clone())
+                    .increment(1);
+                tx.rollback().await?;
+                tx = self.pool.begin().await?;
+                let all: Vec<&ImportRecord> = records.iter().collect();
+                page.import_exclusive(&mut tx, &all).await?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let (found, imported) = counts;
         let total = source_total.map(|t| t.min(i64::MAX as u64) as i64);
-        let run = runs::add_page(&mut tx, run.id, found, imported, &checkpoint, total).await?;
+        let (_, until) = self.lease_until();
+        let Some(run) = runs::add_page(
+            &mut tx,
+            lease,
+            index,
+            found,
+            imported,
+            &checkpoint,
+            total,
+            until,
+        )
+        .await?
+        else {
+            tx.rollback().await?;
+            return self.page_not_added(lease, index).await;
+        };
         tx.commit().await?;
+        drop(ticket);
         metrics::counter!("papers_found_total", "source" => run.source.clone())
             .increment(found as u64);
         metrics::counter!("papers_imported_total", "source" => run.source.clone())
             .increment(imported as u64);
         tracing::debug!(run_id = %run.id, found, imported, pages = run.pages_done, "page recorded");
         Ok(PageOutcome::Recorded(Box::new(run)))
+    }
+
+    /// Why a page's final, fenced update matched no row: the lease is gone, the page
+    /// was recorded meanwhile (a concurrent retry), or the page ahead is not recorded.
+    async fn page_not_added(&self, lease: &runs::Lease, index: i64) -> Result<PageOutcome> {
+        let Some(run) = runs::get_leased(&self.pool, lease).await? else {
+            self.refused(lease).await?;
+            return Ok(PageOutcome::Cancelled);
+        };
+        if index < i64::from(run.pages_done) {
+            return Ok(PageOutcome::Recorded(Box::new(run)));
+        }
+        Err(ControlError::PageOutOfOrder(format!(
+            "page {index} of run {} follows page {} which is not recorded; resend it after that one",
+            run.id,
+            index - 1
+        )))
     }
 
     /// Hands the run back to the queue; refused unless the caller holds the lease.
@@ -422,5 +516,63 @@ fn next_cursor<T>(rows: &mut Vec<T>, limit: i64, key: impl Fn(&T) -> Cursor) -> 
         rows.last().map(|r| key(r).encode())
     } else {
         None
+    }
+}
+
+/// How many pages past the recorded ones a page may be sent (pipelined fetchers send
+/// one ahead).
+const MAX_PAGES_AHEAD: i64 = 8;
+
+/// One page being recorded, and where it stands in its run.
+struct Page<'a> {
+    run: &'a RunRecord,
+    source: Source,
+    index: i64,
+    follows_unrecorded: bool,
+}
+
+impl Page<'_> {
+    /// The records that share no key with a page ahead, then, once the page ahead has
+    /// ended, the others; both under the organisation's shared lock.
+    async fn import_shared(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        now: &[&ImportRecord],
+        after: &[&ImportRecord],
+    ) -> Result<(i64, i64), sqlx::Error> {
+        let (org, run) = (self.run.organization_id, self.run.id);
+        let (mut found, mut imported) =
+            papers::import_page(tx, org, run, self.source, now, ImportMode::Shared).await?;
+        self.await_previous(tx).await?;
+        if !after.is_empty() {
+            let (f, i) =
+                papers::import_page(tx, org, run, self.source, after, ImportMode::Shared).await?;
+            found += f;
+            imported += i;
+        }
+        Ok((found, imported))
+    }
+
+    /// The whole page alone in its organisation, after the page ahead has ended: what
+    /// a shared import could not do (ADR-037). It does not hold its place lock, so a
+    /// page after it may be refused (ABORTED) and resent rather than wait in a cycle.
+    async fn import_exclusive(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        records: &[&ImportRecord],
+    ) -> Result<(i64, i64), sqlx::Error> {
+        self.await_previous(tx).await?;
+        let (org, run) = (self.run.organization_id, self.run.id);
+        papers::import_page(tx, org, run, self.source, records, ImportMode::Exclusive).await
+    }
+
+    async fn await_previous(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    ) -> Result<(), sqlx::Error> {
+        if self.follows_unrecorded {
+            runs::await_page(tx, self.run.id, self.index - 1).await?;
+        }
+        Ok(())
     }
 }

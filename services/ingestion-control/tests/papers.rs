@@ -331,6 +331,7 @@ async fn concurrent_overlapping_imports_leave_no_duplicate_and_correct_counters(
                 papers: records,
                 checkpoint_json: "{}".into(),
                 source_total: None,
+                page_index: None,
             };
             c.record_page(with_auth(req, WORKER_TOKEN))
                 .await
@@ -713,5 +714,227 @@ async fn a_long_abstract_is_stored_lz4_compressed_and_reads_back_whole() {
         Some(expected),
         "the abstract's compression"
     );
+    t.teardown().await;
+}
+
+/// The run's pages, counters and checkpoint.
+async fn run_counters(t: &TestControl, run_id: &str) -> (i32, i64, i64, Option<serde_json::Value>) {
+    sqlx::query_as(
+        "SELECT pages_done, papers_found, papers_imported, checkpoint_data
+           FROM ingest_runs WHERE id = $1::uuid",
+    )
+    .bind(run_id)
+    .fetch_one(&t.db)
+    .await
+    .unwrap()
+}
+
+/// RecordPage at `index`, resent while it is answered ABORTED, as the fetcher's
+/// retries do.
+async fn record_in_place(
+    t: &TestControl,
+    lease: &v1::Lease,
+    papers: Vec<v1::PaperRecord>,
+    index: u64,
+) -> (v1::RecordPageResponse, u32) {
+    let checkpoint = format!(r#"{{"page":{index}}}"#);
+    for aborted in 0..200 {
+        match t
+            .record_page_at(lease, papers.clone(), &checkpoint, Some(index))
+            .await
+        {
+            Ok(r) => return (r, aborted),
+            Err(s) if s.code() == tonic::Code::Aborted => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await
+            }
+            Err(s) => panic!("page {index}: {s}"),
+        }
+    }
+    panic!("page {index} was aborted 200 times");
+}
+
+fn numbered(range: std::ops::Range<usize>, citations: u64) -> Vec<v1::PaperRecord> {
+    range
+        .map(|i| v1::PaperRecord {
+            citation_count: Some(citations),
+            ..paper(
+                &format!("Pipelined {i}"),
+                Some(&format!("10.7777/{i}")),
+                ids(Some(&format!("W7{i}")), Some(&format!("7{i}")), None, None),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_pages_of_one_run_import_together_and_count_each_paper_once() {
+    let t = spawn(Options::default()).await;
+    let lease = running(&t, org_a(), Source::OpenAlex, "pipelined").await;
+    // Page 1 repeats half of page 0 (with more citations) and brings 150 works of its
+    // own; page 2 repeats page 1's new works. Each page is sent before the page ahead
+    // of it is answered.
+    let pages = [
+        numbered(0..300, 1),
+        [numbered(150..300, 2), numbered(300..450, 1)].concat(),
+        numbered(300..450, 3),
+    ];
+    let mut sent = Vec::new();
+    for (index, papers) in pages.iter().enumerate() {
+        let (t, lease, papers) = (&t, lease.clone(), papers.clone());
+        sent.push(async move { record_in_place(t, &lease, papers, index as u64).await });
+    }
+    let answers = futures::future::join_all(sent).await;
+    let last = answers.iter().map(|(r, _)| r.papers_found).max().unwrap();
+    assert_eq!(last, 750, "the last answer counts every page");
+
+    let (pages_done, found, imported, checkpoint) = run_counters(&t, &lease.run_id).await;
+    assert_eq!(pages_done, 3);
+    assert_eq!(found, 750);
+    assert_eq!(imported, 450, "each work new once");
+    assert_eq!(
+        checkpoint,
+        Some(serde_json::json!({"page": 2})),
+        "the last page's checkpoint"
+    );
+    assert_eq!(
+        count(&t, "SELECT count(*) FROM papers").await,
+        450,
+        "no duplicate"
+    );
+    assert_eq!(
+        count(
+            &t,
+            "SELECT count(*) FROM papers WHERE citation_count = 2 AND doi LIKE '10.7777/%'"
+        )
+        .await,
+        150,
+        "page 1's fill-ins of page 0's papers"
+    );
+    assert_eq!(
+        count(&t, "SELECT count(*) FROM papers WHERE citation_count = 3").await,
+        150,
+        "page 2's fill-ins of page 1's papers"
+    );
+    assert_eq!(
+        count(&t, "SELECT count(*) FROM run_papers WHERE imported").await,
+        450
+    );
+    assert!(t.control.pages.is_empty(), "no page left in flight");
+    t.teardown().await;
+}
+
+#[tokio::test]
+async fn a_page_whose_predecessor_is_not_recorded_is_aborted_and_stores_nothing() {
+    let t = spawn(Options::default()).await;
+    let lease = running(&t, org_a(), Source::OpenAlex, "ahead").await;
+    let early = t
+        .record_page_at(&lease, numbered(0..10, 1), r#"{"page":1}"#, Some(1))
+        .await
+        .expect_err("page 1 before page 0");
+    assert_eq!(early.code(), tonic::Code::Aborted, "{early:?}");
+    let far = t
+        .record_page_at(&lease, numbered(0..10, 1), r#"{"page":99}"#, Some(99))
+        .await
+        .expect_err("a page far ahead");
+    assert_eq!(far.code(), tonic::Code::Aborted, "{far:?}");
+    assert_eq!(count(&t, "SELECT count(*) FROM papers").await, 0);
+    assert_eq!(run_counters(&t, &lease.run_id).await.0, 0);
+
+    record_in_place(&t, &lease, numbered(10..20, 1), 0).await;
+    record_in_place(&t, &lease, numbered(0..10, 1), 1).await;
+    // Page 0 again, as after a lost answer: answered as recorded, counted once.
+    let (again, _) = record_in_place(&t, &lease, numbered(10..20, 1), 0).await;
+    assert_eq!((again.papers_found, again.papers_imported), (20, 20));
+    let (pages_done, found, imported, checkpoint) = run_counters(&t, &lease.run_id).await;
+    assert_eq!((pages_done, found, imported), (2, 20, 20));
+    assert_eq!(checkpoint, Some(serde_json::json!({"page": 1})));
+    t.teardown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_shared_imports_filling_in_one_paper_at_once_keep_both_fill_ins() {
+    let t = spawn(Options::default()).await;
+    let first = running(&t, org_a(), Source::OpenAlex, "first").await;
+    t.record_page(
+        &first,
+        vec![paper(
+            "Shared",
+            Some("10.8888/1"),
+            ids(Some("W88"), None, None, None),
+        )],
+        "{}",
+    )
+    .await
+    .unwrap();
+    let second = running(&t, org_a(), Source::Pubmed, "second").await;
+    // import_papers() as RecordPage calls it, one record a page, shared.
+    let import = |run: String,
+                  source: &'static str,
+                  abstract_text: Option<&'static str>,
+                  citations: i64,
+                  pmid: Option<&'static str>| {
+        format!(
+            "SELECT imported_count FROM import_papers('{org}', '{run}', '{source}', ARRAY['Shared'],
+                ARRAY[{abs}]::text[], ARRAY['[]'::jsonb], ARRAY[NULL]::text[], ARRAY[NULL]::text[],
+                ARRAY[NULL]::text[], ARRAY['10.8888/1'], ARRAY[NULL]::text[], ARRAY[{pmid}]::text[],
+                ARRAY[NULL]::text[], ARRAY[NULL]::text[], ARRAY[NULL]::text[], ARRAY[NULL]::text[],
+                ARRAY[{citations}]::bigint[], true)",
+            org = org_a(),
+            abs = abstract_text.map_or("NULL".into(), |a| format!("'{a}'")),
+            pmid = pmid.map_or("NULL".into(), |p| format!("'{p}'")),
+        )
+    };
+    let mut a = t.db.begin().await.unwrap();
+    let sql_a = import(
+        first.run_id.clone(),
+        "openalex",
+        Some("A longer abstract"),
+        5,
+        None,
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql_a))
+        .execute(&mut *a)
+        .await
+        .unwrap();
+    let db = t.db.clone();
+    let sql_b = import(second.run_id.clone(), "pubmed", None, 9, Some("8888"));
+    let b = tokio::spawn(async move {
+        let mut b = db.begin().await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(sql_b))
+            .execute(&mut *b)
+            .await
+            .unwrap();
+        b.commit().await.unwrap();
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !b.is_finished(),
+        "the second fill-in waits for the first one's row lock"
+    );
+    a.commit().await.unwrap();
+    b.await.unwrap();
+    let (abstract_text, citations, pmid, sources): (
+        Option<String>,
+        Option<i64>,
+        Option<String>,
+        Vec<String>,
+    ) = sqlx::query_as(
+        "SELECT abstract, citation_count, pmid, sources FROM papers WHERE doi = '10.8888/1'",
+    )
+    .fetch_one(&t.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        abstract_text.as_deref(),
+        Some("A longer abstract"),
+        "the first fill-in is kept"
+    );
+    assert_eq!(
+        (citations, pmid.as_deref()),
+        (Some(9), Some("8888")),
+        "the second fill-in is applied"
+    );
+    assert_eq!(sources, ["openalex", "pubmed"]);
+    assert_eq!(count(&t, "SELECT count(*) FROM papers").await, 1);
     t.teardown().await;
 }

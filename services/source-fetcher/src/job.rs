@@ -250,6 +250,7 @@ impl JobRunner {
                     papers: papers.clone(),
                     checkpoint_json: checkpoint_json.clone(),
                     source_total: page.source_total,
+                    page_index: None,
                 };
                 async move { c.record_page(req).await }
             })

@@ -108,6 +108,7 @@ async fn import(
             papers: chunk.to_vec(),
             checkpoint_json: json!({"offset": (i + 1) * page_size}).to_string(),
             source_total: Some(total),
+            page_index: None,
         })
         .collect();
     let mut latency = latency_histogram();

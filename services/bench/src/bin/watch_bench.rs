@@ -148,6 +148,8 @@ async fn drive_updates(
                         papers: vec![],
                         checkpoint_json: json!({"page": k + 1}).to_string(),
                         source_total: Some(10_000),
+                        // The run was claimed fresh and only this task records it.
+                        page_index: Some(u64::from(k)),
                     };
                     match client.record_page(with_auth(req, &worker)).await {
                         Ok(_) => {

@@ -52,6 +52,17 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
     }
 }
 
+/// Whether the statement lost a race with another transaction (40001
+/// serialization_failure, 40P01 deadlock_detected): the same call again may pass.
+pub fn is_conflict(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| matches!(code.as_ref(), "40001" | "40P01")),
+        _ => false,
+    }
+}
+
 /// SQLSTATEs of a server going away rather than of a bad statement: class 08
 /// (connection exception) and the operator interventions of a shutdown or restart,
 /// 57P01 admin_shutdown, 57P02 crash_shutdown and 57P03 cannot_connect_now. A

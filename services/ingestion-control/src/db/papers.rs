@@ -9,6 +9,16 @@ use platform::Source;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
+/// How a page holds its organisation's import lock (migration 0011, ADR-037).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportMode {
+    /// With other shared pages: inserts and fill-ins only; a merge refuses the page
+    /// (see [`must_import_exclusively`]).
+    Shared,
+    /// Alone in the organisation: anything, merges included.
+    Exclusive,
+}
+
 /// Imports one page in one round trip (see `import_papers()` in the migrations).
 /// The page travels as one typed array per column, in the binary protocol: PostgreSQL
 /// parses only the authors' JSON, not the whole page (migration 0005).
@@ -18,17 +28,18 @@ pub async fn import_page(
     org: Uuid,
     run_id: Uuid,
     source: Source,
-    records: &[ImportRecord],
+    records: &[&ImportRecord],
+    mode: ImportMode,
 ) -> Result<(i64, i64), sqlx::Error> {
     if records.is_empty() {
         return Ok((0, 0));
     }
-    fn column<'a, T>(records: &'a [ImportRecord], f: impl Fn(&'a ImportRecord) -> T) -> Vec<T> {
-        records.iter().map(f).collect()
+    fn column<'a, T>(records: &[&'a ImportRecord], f: impl Fn(&'a ImportRecord) -> T) -> Vec<T> {
+        records.iter().map(|r| f(r)).collect()
     }
     let (found, imported): (i32, i32) = sqlx::query_as(
         "SELECT found_count, imported_count FROM import_papers(
-             $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+             $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
     )
     .bind(org)
     .bind(run_id)
@@ -47,9 +58,23 @@ pub async fn import_page(
     .bind(column(records, |r| r.s2_id.as_deref()))
     .bind(column(records, |r| r.url.as_deref()))
     .bind(column(records, |r| r.citation_count))
+    .bind(mode == ImportMode::Shared)
     .fetch_one(&mut **tx)
     .await?;
     Ok((i64::from(found), i64::from(imported)))
+}
+
+/// Whether a shared page failed for a reason an exclusive import of the same page
+/// does not have: it would merge papers (IMX01, raised by `import_papers()`), a
+/// concurrent page inserted one of its papers first (23505 unique_violation), or two
+/// pages waited on each other's papers (40P01 deadlock_detected).
+pub fn must_import_exclusively(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| matches!(code.as_ref(), "IMX01" | "23505" | "40P01")),
+        _ => false,
+    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -252,28 +252,93 @@ where
     .await
 }
 
-/// Adds one page's counters and checkpoint, inside the page's transaction.
+/// The run if `lease` holds it, read without locking its row: a page's import must
+/// not hold the run's row, which the page ahead of it updates last.
+pub async fn get_leased(pool: &PgPool, lease: &Lease) -> Result<Option<RunRecord>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM ingest_runs
+          WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND attempt = $3",
+    )
+    .bind(lease.run_id)
+    .bind(&lease.worker_id)
+    .bind(lease.attempt)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The advisory lock key of page `index` of a run (ADR-037).
+fn page_lock_sql(shared: bool) -> &'static str {
+    if shared {
+        "SELECT pg_advisory_xact_lock_shared(hashtextextended('record_page:' || $1::text || ':' || $2::text, 0))"
+    } else {
+        "SELECT pg_advisory_xact_lock(hashtextextended('record_page:' || $1::text || ':' || $2::text, 0))"
+    }
+}
+
+/// Holds page `index` of the run's place until the transaction ends: the page after
+/// it waits for this ([`await_page`]).
+pub async fn lock_page(
+    tx: &mut Transaction<'_, Postgres>,
+    run_id: Uuid,
+    index: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(page_lock_sql(false))
+        .bind(run_id)
+        .bind(index)
+        .execute(&mut **tx)
+        .await
+        .map(drop)
+}
+
+/// Waits until the transaction recording page `index` of the run (if one holds its
+/// place) has ended, committed or not.
+pub async fn await_page(
+    tx: &mut Transaction<'_, Postgres>,
+    run_id: Uuid,
+    index: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(page_lock_sql(true))
+        .bind(run_id)
+        .bind(index)
+        .execute(&mut **tx)
+        .await
+        .map(drop)
+}
+
+/// One page's counters and checkpoint, and the lease renewed, inside the page's
+/// transaction; fenced by the lease and by the page's place: `None` unless the lease
+/// is held and the run has recorded exactly `index` pages.
+#[allow(clippy::too_many_arguments)]
 pub async fn add_page(
     tx: &mut Transaction<'_, Postgres>,
-    id: Uuid,
+    lease: &Lease,
+    index: i64,
     found: i64,
     imported: i64,
     checkpoint: &serde_json::Value,
     source_total: Option<i64>,
-) -> Result<RunRecord, sqlx::Error> {
+    lease_until: DateTime<Utc>,
+) -> Result<Option<RunRecord>, sqlx::Error> {
     sqlx::query_as(
         "UPDATE ingest_runs
-            SET papers_found = papers_found + $2, papers_imported = papers_imported + $3,
-                pages_done = pages_done + 1, checkpoint_data = $4,
-                expected_total = COALESCE(LEAST($5::bigint, max_results::bigint), expected_total)
-          WHERE id = $1 RETURNING *",
+            SET papers_found = papers_found + $5, papers_imported = papers_imported + $6,
+                pages_done = pages_done + 1, checkpoint_data = $7,
+                expected_total = COALESCE(LEAST($8::bigint, max_results::bigint), expected_total),
+                lease_expires_at = $9
+          WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND attempt = $3
+            AND pages_done = $4
+          RETURNING *",
     )
-    .bind(id)
+    .bind(lease.run_id)
+    .bind(&lease.worker_id)
+    .bind(lease.attempt)
+    .bind(index)
     .bind(found)
     .bind(imported)
     .bind(checkpoint)
     .bind(source_total)
-    .fetch_one(&mut **tx)
+    .bind(lease_until)
+    .fetch_optional(&mut **tx)
     .await
 }
 

@@ -130,7 +130,13 @@ impl WorkerService for WorkerApi {
         let checkpoint = checkpoint(&req.checkpoint_json)?;
         let response = match self
             .control
-            .record_page(&lease, req.papers, checkpoint, req.source_total)
+            .record_page(
+                &lease,
+                req.papers,
+                checkpoint,
+                req.source_total,
+                req.page_index,
+            )
             .await?
         {
             PageOutcome::Recorded(run) => v1::RecordPageResponse {

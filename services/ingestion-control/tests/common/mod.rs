@@ -219,11 +219,23 @@ impl TestControl {
         papers: Vec<v1::PaperRecord>,
         checkpoint: &str,
     ) -> Result<v1::RecordPageResponse, tonic::Status> {
+        self.record_page_at(lease, papers, checkpoint, None).await
+    }
+
+    /// RecordPage naming the page's place in the run, as a pipelining fetcher does.
+    pub async fn record_page_at(
+        &self,
+        lease: &v1::Lease,
+        papers: Vec<v1::PaperRecord>,
+        checkpoint: &str,
+        page_index: Option<u64>,
+    ) -> Result<v1::RecordPageResponse, tonic::Status> {
         let req = v1::RecordPageRequest {
             lease: Some(lease.clone()),
             papers,
             checkpoint_json: checkpoint.into(),
             source_total: Some(1000),
+            page_index,
         };
         Ok(self
             .workers()
