@@ -3,12 +3,13 @@
 
 use crate::control_client::ControlClient;
 use crate::convert::paper_record;
+use crate::in_flight::{InFlightRecord, Prefetch};
 use ingestion_proto::v1;
 use platform::Source;
 use platform::failpoints::Failpoints;
 use platform::shutdown::Shutdown;
 use serde::Deserialize;
-use sources::{Page, RunSpec, SourceClient, SourceError};
+use sources::{RunSpec, SourceClient};
 use std::sync::Arc;
 use std::time::Duration;
 use tonic::Code;
@@ -50,42 +51,16 @@ enum Step {
     Stop(Disposition),
 }
 
-/// The next page's fetch, started while the current page is being recorded, so the
-/// source and ingestion-control work at the same time. Dropping it aborts the fetch:
-/// a run that stops (cancelled, lease lost, shutdown) simply never records that page,
-/// and the stored checkpoint still points at it.
-struct Prefetch {
-    fetch: tokio::task::JoinHandle<Result<Page, SourceError>>,
-    source_name: &'static str,
-}
-
-impl Prefetch {
-    fn start(client: Arc<dyn SourceClient>, spec: RunSpec, checkpoint: serde_json::Value) -> Self {
-        let source_name = client.name();
-        let fetch = async move { client.fetch_page(&spec, Some(&checkpoint)).await };
-        Prefetch {
-            fetch: tokio::spawn(fetch.instrument(tracing::Span::current())),
-            source_name,
-        }
-    }
-
-    async fn page(mut self) -> Result<Page, SourceError> {
-        match (&mut self.fetch).await {
-            Ok(page) => page,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => Err(SourceError::Transport {
-                source_name: self.source_name,
-                request: "the next page".into(),
-                detail: format!("prefetch task ended: {e}"),
-            }),
-        }
-    }
-}
-
-impl Drop for Prefetch {
-    fn drop(&mut self) {
-        self.fetch.abort();
-    }
+/// Where the job stands in its run between pages.
+struct Progress {
+    /// Where the next page starts, when it is not prefetched.
+    checkpoint: Option<serde_json::Value>,
+    prefetch: Option<Prefetch>,
+    /// The last page sent, not yet answered.
+    recording: Option<InFlightRecord>,
+    /// The next page's `page_index`: the run's `pages_done` at the claim plus the
+    /// pages sent since.
+    next_index: u64,
 }
 
 impl JobRunner {
@@ -156,42 +131,44 @@ impl JobRunner {
             filters: serde_json::from_str(&run.filters_json)
                 .unwrap_or_else(|_| serde_json::json!({})),
         };
-        let mut checkpoint: Option<serde_json::Value> =
-            serde_json::from_str(&claim.checkpoint_json)
-                .ok()
-                .filter(|v: &serde_json::Value| v.is_object());
+        let checkpoint: Option<serde_json::Value> = serde_json::from_str(&claim.checkpoint_json)
+            .ok()
+            .filter(|v: &serde_json::Value| v.is_object());
         if checkpoint.is_some() {
             tracing::info!(
                 pages_done = run.pages_done,
                 "resuming from the stored checkpoint"
             );
         }
-        let mut prefetch = None;
+        let mut progress = Progress {
+            checkpoint,
+            prefetch: None,
+            recording: None,
+            next_index: u64::from(run.pages_done),
+        };
         loop {
-            match self
-                .page(&lease, &spec, &mut checkpoint, &mut prefetch)
-                .await
-            {
-                Step::Continue => {}
-                Step::Stop(d) => return d,
+            if let Step::Stop(d) = self.page(&lease, &spec, &mut progress).await {
+                return d;
             }
             if self.shutdown.is_triggered() {
+                // The page sent last is answered before the run is let go, so the
+                // next fetcher resumes after it.
+                progress.prefetch = None;
+                if let Step::Stop(d) = self.settle(progress.recording.take()).await {
+                    return d;
+                }
                 return self.release(&lease).await;
             }
         }
     }
 
-    /// Fetches (or takes the prefetched) page and records it, heartbeating while the
-    /// source is slow; starts fetching the next page before recording this one.
-    async fn page(
-        &self,
-        lease: &v1::Lease,
-        spec: &RunSpec,
-        checkpoint: &mut Option<serde_json::Value>,
-        prefetch: &mut Option<Prefetch>,
-    ) -> Step {
-        let current = checkpoint.take();
-        let pending = prefetch.take();
+    /// Fetches (or takes the prefetched) page, heartbeating while the source is slow;
+    /// starts fetching the next page, sends this one to `RecordPage` and then waits
+    /// for the previous page's answer, so one page is recorded while the next is
+    /// fetched. The last page's answer is awaited before the run is completed.
+    async fn page(&self, lease: &v1::Lease, spec: &RunSpec, progress: &mut Progress) -> Step {
+        let current = progress.checkpoint.take();
+        let pending = progress.prefetch.take();
         let client = &self.client;
         let from = current.as_ref();
         let fetch = async move {
@@ -225,6 +202,11 @@ impl JobRunner {
         let page = match fetched {
             Ok(page) => page,
             Err(e) => {
+                // The page before stands or falls first: a run that was cancelled or
+                // lost meanwhile is not failed by this fetcher.
+                if let Step::Stop(d) = self.settle(progress.recording.take()).await {
+                    return Step::Stop(d);
+                }
                 let message = e.to_string();
                 tracing::warn!(error = %message, "source failed; failing the run");
                 return Step::Stop(self.finish(lease, Some(message)).await);
@@ -232,51 +214,62 @@ impl JobRunner {
         };
         self.failpoints.hit("fetcher.after_fetch");
         if !page.done && !self.shutdown.is_triggered() {
-            *prefetch = Some(Prefetch::start(
+            progress.prefetch = Some(Prefetch::start(
                 self.client.clone(),
                 spec.clone(),
                 page.checkpoint.clone(),
             ));
         }
         let done = page.done;
-        let count = page.papers.len();
-        let checkpoint_json = page.checkpoint.to_string();
-        let papers: Vec<v1::PaperRecord> = page.papers.into_iter().map(paper_record).collect();
-        let recorded = self
-            .control
-            .call("RecordPage", |mut c| {
-                let req = v1::RecordPageRequest {
-                    lease: Some(lease.clone()),
-                    papers: papers.clone(),
-                    checkpoint_json: checkpoint_json.clone(),
-                    source_total: page.source_total,
-                    page_index: None,
-                };
-                async move { c.record_page(req).await }
-            })
-            .await;
-        match recorded {
+        let req = v1::RecordPageRequest {
+            lease: Some(lease.clone()),
+            papers: page.papers.into_iter().map(paper_record).collect(),
+            checkpoint_json: page.checkpoint.to_string(),
+            source_total: page.source_total,
+            page_index: Some(progress.next_index),
+        };
+        progress.next_index += 1;
+        progress.checkpoint = Some(page.checkpoint);
+        let previous = progress
+            .recording
+            .replace(InFlightRecord::start(self.control.clone(), req));
+        if let Step::Stop(d) = self.settle(previous).await {
+            return Step::Stop(d);
+        }
+        if done {
+            if let Step::Stop(d) = self.settle(progress.recording.take()).await {
+                return Step::Stop(d);
+            }
+            return Step::Stop(self.finish(lease, None).await);
+        }
+        Step::Continue
+    }
+
+    /// Waits for a sent page's answer (if there is one) and acts on it.
+    async fn settle(&self, record: Option<InFlightRecord>) -> Step {
+        let Some(record) = record else {
+            return Step::Continue;
+        };
+        let (page_index, count) = (record.page_index, record.papers);
+        match record.answer().await {
             Ok(r) if r.cancelled => {
-                tracing::info!("run cancelled; stopping at this page");
-                return Step::Stop(Disposition::Ack);
+                tracing::info!(page_index, "run cancelled; stopping at this page");
+                Step::Stop(Disposition::Ack)
             }
             Ok(r) => {
                 metrics::counter!("fetcher_papers_total", "source" => self.source.as_str())
                     .increment(count as u64);
                 tracing::debug!(
+                    page_index,
                     count,
                     found = r.papers_found,
                     imported = r.papers_imported,
                     "page recorded"
                 );
+                Step::Continue
             }
-            Err(status) => return Step::Stop(self.lease_error("RecordPage", &status)),
+            Err(status) => Step::Stop(self.lease_error("RecordPage", &status)),
         }
-        *checkpoint = Some(page.checkpoint);
-        if done {
-            return Step::Stop(self.finish(lease, None).await);
-        }
-        Step::Continue
     }
 
     /// `CompleteRun` (no error) or `FailRun`.

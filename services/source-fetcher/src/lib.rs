@@ -6,6 +6,7 @@ pub mod config;
 pub mod consume;
 pub mod control_client;
 pub mod convert;
+mod in_flight;
 pub mod job;
 pub mod pacer;
 
