@@ -165,6 +165,7 @@ pub fn import(run: &Run, r: &mut Report) {
             vec![
                 jnum(&m["repeat"]),
                 jnum(&m["page_size"]),
+                jnum(&m["in_flight"]),
                 jnum(&m["record_page"]["papers_per_s"]),
                 jnum(&m["record_page"]["page_latency_ms"]["p50"]),
                 jnum(&m["record_page"]["page_latency_ms"]["p99"]),
@@ -172,23 +173,26 @@ pub fn import(run: &Run, r: &mut Report) {
                     "{} / {}",
                     m["record_page"]["papers_found"], m["record_page"]["papers_imported"]
                 ),
+                jnum(&m["record_page"]["aborted_retries"]),
                 jnum(&m["copy"]["rows_per_s"]),
                 jnum(&m["ratio_to_copy"]),
             ]
         })
         .collect();
     r.markdown.push_str(&format!(
-        "\n### {title}\n\n{} papers (~{} bytes each as protobuf; half of them repeat an earlier paper's DOI and ids) sent through `WorkerService.RecordPage` of the running ingestion-control, one page after another as a fetcher does, each repetition in a fresh organisation; then `COPY … FROM STDIN` of the same rows into an unindexed table of the same database.\n\n",
+        "\n### {title}\n\n{} papers (~{} bytes each as protobuf; half of them repeat an earlier paper's DOI and ids) sent through `WorkerService.RecordPage` of the running ingestion-control, pipelined as a fetcher sends them (at most *in flight* pages sent and not yet answered; a page answered ABORTED, its predecessor not yet committed, resent after 20 ms), each repetition in a fresh organisation; then `COPY … FROM STDIN` of the same rows into an unindexed table of the same database.\n\n",
         jnum(&doc["papers"]), jnum(&doc["avg_record_bytes_protobuf"])
     ));
     r.markdown.push_str(&table(
         &[
             "rep",
             "page size",
+            "in flight",
             "papers/s",
             "page p50 ms",
             "page p99 ms",
             "found / imported",
+            "ABORTED resends",
             "COPY rows/s",
             "ratio",
         ],
