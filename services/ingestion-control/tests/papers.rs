@@ -938,3 +938,38 @@ async fn two_shared_imports_filling_in_one_paper_at_once_keep_both_fill_ins() {
     assert_eq!(count(&t, "SELECT count(*) FROM papers").await, 1);
     t.teardown().await;
 }
+
+#[tokio::test]
+async fn the_previous_releases_import_call_still_imports_during_a_rolling_deploy() {
+    let t = spawn(Options::default()).await;
+    let lease = running(&t, org_a(), Source::OpenAlex, "old-pod").await;
+    t.record_page(&lease, numbered(0..2, 1), "{}")
+        .await
+        .unwrap();
+    // As the previous release's ingestion-control calls it: 17 arguments, no p_shared.
+    let (found, imported): (i32, i32) = sqlx::query_as(
+        "SELECT found_count, imported_count FROM import_papers(
+             $1, $2::uuid, 'openalex', ARRAY['Pipelined 1', 'Old pod'], ARRAY[NULL, NULL]::text[],
+             ARRAY['[]'::jsonb, '[]'::jsonb], ARRAY[NULL, NULL]::text[], ARRAY[NULL, NULL]::text[],
+             ARRAY[NULL, NULL]::text[], ARRAY['10.7777/1', '10.9999/old'], ARRAY[NULL, NULL]::text[],
+             ARRAY[NULL, NULL]::text[], ARRAY[NULL, NULL]::text[], ARRAY[NULL, NULL]::text[],
+             ARRAY[NULL, NULL]::text[], ARRAY[NULL, NULL]::text[], ARRAY[5, 1]::bigint[])",
+    )
+    .bind(org_a())
+    .bind(&lease.run_id)
+    .fetch_one(&t.db)
+    .await
+    .unwrap();
+    assert_eq!((found, imported), (2, 1), "one known paper, one new");
+    assert_eq!(count(&t, "SELECT count(*) FROM papers").await, 3);
+    assert_eq!(
+        count(
+            &t,
+            "SELECT citation_count FROM papers WHERE doi = '10.7777/1'"
+        )
+        .await,
+        5,
+        "the known paper is filled in"
+    );
+    t.teardown().await;
+}
