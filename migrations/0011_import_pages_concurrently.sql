@@ -46,7 +46,7 @@ BEGIN
     END IF;
     -- Pages that can only insert papers and fill them in hold the organisation's lock
     -- shared and import at the same time; a page that must merge two papers holds it
-    -- alone (ADR-037). A shared page that finds it must merge raises IMPORT_EXCLUSIVE
+    -- alone (ADR-037). A shared page that finds it must merge raises IMX01
     -- and its caller imports it again, exclusively.
     IF p_shared THEN
         PERFORM pg_advisory_xact_lock_shared(hashtextextended('import_papers:' || p_org::text, 0));
