@@ -28,7 +28,9 @@ use uuid::Uuid;
 /// page that went ahead without knowing its predecessor's keys could insert a paper
 /// that predecessor must insert, and the two transactions would wait on each other
 /// until PostgreSQL's deadlock detector broke the cycle (a second, and a page done
-/// again). The wait ends as soon as the predecessor arrives.
+/// again). The wait ends as soon as the predecessor arrives; it lasts the whole grace
+/// only when the predecessor is elsewhere (another replica, not sent yet) or committed
+/// and left between this page's read of the run and its arrival here.
 pub const ARRIVAL_GRACE: Duration = Duration::from_millis(50);
 
 /// A record's identifying key (kind and value), hashed. Two keys that collide only
