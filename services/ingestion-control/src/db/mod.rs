@@ -47,20 +47,22 @@ pub fn pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
 pub fn is_unavailable(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| is_unavailable_sqlstate(&code)),
-        _ => false,
+        _ => sqlstate(err).is_some_and(|code| is_unavailable_sqlstate(&code)),
+    }
+}
+
+/// The SQLSTATE of an error the server returned.
+pub fn sqlstate(err: &sqlx::Error) -> Option<std::borrow::Cow<'_, str>> {
+    match err {
+        sqlx::Error::Database(db) => db.code(),
+        _ => None,
     }
 }
 
 /// Whether the statement lost a race with another transaction (40001
 /// serialization_failure, 40P01 deadlock_detected): the same call again may pass.
 pub fn is_conflict(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|code| matches!(code.as_ref(), "40001" | "40P01")),
-        _ => false,
-    }
+    sqlstate(err).is_some_and(|code| matches!(code.as_ref(), "40001" | "40P01"))
 }
 
 /// SQLSTATEs of a server going away rather than of a bad statement: class 08

@@ -69,12 +69,7 @@ pub async fn import_page(
 /// concurrent page inserted one of its papers first (23505 unique_violation), or two
 /// pages waited on each other's papers (40P01 deadlock_detected).
 pub fn must_import_exclusively(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|code| matches!(code.as_ref(), "IMX01" | "23505" | "40P01")),
-        _ => false,
-    }
+    super::sqlstate(err).is_some_and(|code| matches!(code.as_ref(), "IMX01" | "23505" | "40P01"))
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

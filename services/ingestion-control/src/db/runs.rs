@@ -266,13 +266,25 @@ pub async fn get_leased(pool: &PgPool, lease: &Lease) -> Result<Option<RunRecord
     .await
 }
 
-/// The advisory lock key of page `index` of a run (ADR-037).
-fn page_lock_sql(shared: bool) -> &'static str {
-    if shared {
+/// Takes the advisory lock on page `index` of a run (ADR-037) for the transaction:
+/// exclusively to hold the page's place, shared to wait for the page holding it.
+async fn page_lock(
+    tx: &mut Transaction<'_, Postgres>,
+    run_id: Uuid,
+    index: i64,
+    shared: bool,
+) -> Result<(), sqlx::Error> {
+    let sql = if shared {
         "SELECT pg_advisory_xact_lock_shared(hashtextextended('record_page:' || $1::text || ':' || $2::text, 0))"
     } else {
         "SELECT pg_advisory_xact_lock(hashtextextended('record_page:' || $1::text || ':' || $2::text, 0))"
-    }
+    };
+    sqlx::query(sql)
+        .bind(run_id)
+        .bind(index)
+        .execute(&mut **tx)
+        .await
+        .map(drop)
 }
 
 /// Holds page `index` of the run's place until the transaction ends: the page after
@@ -282,12 +294,7 @@ pub async fn lock_page(
     run_id: Uuid,
     index: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(page_lock_sql(false))
-        .bind(run_id)
-        .bind(index)
-        .execute(&mut **tx)
-        .await
-        .map(drop)
+    page_lock(tx, run_id, index, false).await
 }
 
 /// Waits until the transaction recording page `index` of the run (if one holds its
@@ -297,12 +304,7 @@ pub async fn await_page(
     run_id: Uuid,
     index: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(page_lock_sql(true))
-        .bind(run_id)
-        .bind(index)
-        .execute(&mut **tx)
-        .await
-        .map(drop)
+    page_lock(tx, run_id, index, true).await
 }
 
 /// One page's counters and checkpoint, and the lease renewed, inside the page's
