@@ -4,6 +4,7 @@
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::db;
+use crate::db::batched::RunBatches;
 use crate::grpc::run_service::RunApi;
 use crate::grpc::worker_service::WorkerApi;
 use crate::publish::{Publisher, Topology};
@@ -83,6 +84,7 @@ impl Application {
             tracing::warn!(error = %e, "broker not reachable at start-up; runs cannot start until it is");
         }
         let control = Control {
+            batches: Arc::new(RunBatches::spawn(pool.clone(), config.db_max_connections)),
             pool,
             publisher,
             clock: seams.clock.clone(),

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod clock;
+pub mod coalesce;
 pub mod config;
 pub mod db;
 pub mod dead_letters;

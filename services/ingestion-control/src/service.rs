@@ -2,6 +2,7 @@
 //! of the repositories and the publisher. gRPC handlers translate to and from this.
 
 use crate::clock::SharedClock;
+use crate::db::batched::RunBatches;
 use crate::db::papers::{self, ImportMode};
 use crate::db::runs;
 use crate::domain::cursor::{Cursor, page_limit};
@@ -30,6 +31,8 @@ pub struct Control {
     pub failpoints: Failpoints,
     /// The pages of each run being recorded here now (ADR-037).
     pub pages: Arc<InFlightPages>,
+    /// Starts' and reads' statements, coalesced across concurrent calls (ADR-038).
+    pub batches: Arc<RunBatches>,
 }
 
 pub struct Created {
@@ -64,7 +67,12 @@ impl Control {
     ) -> Result<Created> {
         principal.require(Permission::PapersWrite)?;
         let new = NewRun::parse(principal, req)?;
-        let run = match runs::insert(&self.pool, &new).await? {
+        let inserted = if new.idempotency_key.is_none() {
+            runs::Inserted::New(self.batches.insert(new).await?)
+        } else {
+            runs::insert(&self.pool, &new).await?
+        };
+        let run = match inserted {
             runs::Inserted::Replayed(run) => {
                 tracing::info!(run_id = %run.id, "idempotency key matched an earlier run");
                 return Ok(Created {
@@ -93,7 +101,7 @@ impl Control {
         };
         match self.publisher.publish(&job).await {
             Ok(()) => {
-                runs::mark_published(&self.pool, run.id, run.attempt).await?;
+                self.batches.mark_published(run.id, run.attempt).await?;
                 Ok(run)
             }
             Err(e) => {
@@ -112,7 +120,8 @@ impl Control {
 
     pub async fn get_run(&self, principal: &Principal, id: Uuid) -> Result<RunRecord> {
         principal.require(Permission::PapersRead)?;
-        runs::get(&self.pool, principal.organization_id, id)
+        self.batches
+            .get(principal.organization_id, id)
             .await?
             .ok_or(ControlError::NotFound("run"))
     }

@@ -575,6 +575,76 @@ async fn runs_are_scoped_to_the_callers_organisation_and_listed_newest_first() {
     t.teardown().await;
 }
 
+/// Concurrent starts and reads share statements (ADR-038) but never each other's
+/// answers: every start gets its own committed, published run, and every read sees
+/// its own organisation's run and nothing of the other's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_starts_and_reads_each_get_their_own_run() {
+    let t = spawn(Options::default()).await;
+    let org_of = |i: usize| {
+        if i.is_multiple_of(2) {
+            org_a()
+        } else {
+            org_b()
+        }
+    };
+    let queries: Vec<String> = (0..40).map(|i| format!("concurrent {i}")).collect();
+    let started = futures::future::join_all(
+        queries
+            .iter()
+            .enumerate()
+            .map(|(i, query)| t.start(org_of(i), Source::Pubmed, query)),
+    )
+    .await;
+    let runs: Vec<v1::Run> = started.into_iter().map(Result::unwrap).collect();
+    for (i, run) in runs.iter().enumerate() {
+        assert_eq!(
+            run.query,
+            format!("concurrent {i}"),
+            "each start answers its own run"
+        );
+        assert_eq!(run.organization_id, org_of(i).to_string());
+    }
+    let distinct: std::collections::HashSet<&str> = runs.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(distinct.len(), 40);
+    let (published,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM ingest_runs WHERE published_at IS NOT NULL")
+            .fetch_one(&t.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        published, 40,
+        "every run committed and its publish recorded"
+    );
+    assert_eq!(t.queued_messages(Source::Pubmed).await, 40);
+
+    let client = t.runs().await;
+    let reads = futures::future::join_all(runs.iter().enumerate().flat_map(|(i, run)| {
+        [(org_of(i), true), (org_of(i + 1), false)].map(|(org, own)| {
+            let mut client = client.clone();
+            let id = run.id.clone();
+            async move {
+                let answer = client
+                    .get_run(with_auth(
+                        v1::GetRunRequest { id: id.clone() },
+                        &token(org, Role::Viewer),
+                    ))
+                    .await;
+                (id, own, answer)
+            }
+        })
+    }))
+    .await;
+    for (id, own, answer) in reads {
+        match answer {
+            Ok(found) if own => assert_eq!(found.into_inner().id, id),
+            Err(status) if !own => assert_eq!(status.code(), Code::NotFound),
+            other => panic!("read of {id} by its own organisation = {own}: {other:?}"),
+        }
+    }
+    t.teardown().await;
+}
+
 #[tokio::test]
 async fn user_tokens_cannot_call_the_worker_service_and_worker_tokens_cannot_call_runs() {
     let t = spawn(Options::default()).await;

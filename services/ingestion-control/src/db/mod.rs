@@ -1,5 +1,6 @@
 //! The repositories: every SQL statement of the service lives here.
 
+pub mod batched;
 pub mod pacing;
 pub mod papers;
 pub mod runs;

@@ -128,6 +128,55 @@ pub async fn get(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Option<RunRecord>
         .await
 }
 
+/// Many runs inserted by one statement, committed together; the rows come back in
+/// no particular order (callers match them by id). A start's batched insert
+/// (ADR-038): the same columns and row trigger as [`insert_run`].
+pub async fn insert_many(pool: &PgPool, runs: &[NewRun]) -> Result<Vec<RunRecord>, sqlx::Error> {
+    sqlx::query_as(
+        "INSERT INTO ingest_runs (id, organization_id, requested_by, source, query, filters, max_results)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::int[])
+         RETURNING *",
+    )
+    .bind(runs.iter().map(|r| r.id).collect::<Vec<_>>())
+    .bind(runs.iter().map(|r| r.organization_id).collect::<Vec<_>>())
+    .bind(runs.iter().map(|r| r.requested_by.as_str()).collect::<Vec<_>>())
+    .bind(runs.iter().map(|r| r.source.as_str()).collect::<Vec<_>>())
+    .bind(runs.iter().map(|r| r.query.as_str()).collect::<Vec<_>>())
+    .bind(runs.iter().map(|r| &r.filters).collect::<Vec<_>>())
+    .bind(runs.iter().map(|r| r.max_results as i32).collect::<Vec<_>>())
+    .fetch_all(pool)
+    .await
+}
+
+/// [`mark_published`] for many `(id, attempt)` pairs in one statement, relaxed the
+/// same way; returns the ids it marked.
+pub async fn mark_published_many(
+    pool: &PgPool,
+    jobs: &[(Uuid, i32)],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let marked: Vec<(Uuid,)> = sqlx::query_as(
+        "WITH relaxed AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true))
+         UPDATE ingest_runs r SET published_at = now(), publish_attempts = r.publish_attempts + 1
+           FROM unnest($1::uuid[], $2::int[]) AS j(id, attempt)
+          WHERE r.id = j.id AND r.attempt = j.attempt AND r.published_at IS NULL
+            AND r.status IN ('queued', 'running') AND EXISTS (SELECT FROM relaxed)
+         RETURNING r.id",
+    )
+    .bind(jobs.iter().map(|j| j.0).collect::<Vec<_>>())
+    .bind(jobs.iter().map(|j| j.1).collect::<Vec<_>>())
+    .fetch_all(pool)
+    .await?;
+    Ok(marked.into_iter().map(|(id,)| id).collect())
+}
+
+/// The runs with these ids, of whichever organisation (callers check it).
+pub async fn get_many(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<RunRecord>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM ingest_runs WHERE id = ANY($1)")
+        .bind(ids)
+        .fetch_all(pool)
+        .await
+}
+
 pub async fn get_any_org(pool: &PgPool, id: Uuid) -> Result<Option<RunRecord>, sqlx::Error> {
     sqlx::query_as("SELECT * FROM ingest_runs WHERE id = $1")
         .bind(id)
