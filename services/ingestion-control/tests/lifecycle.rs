@@ -617,6 +617,11 @@ async fn concurrent_starts_and_reads_each_get_their_own_run() {
         "every run committed and its publish recorded"
     );
     assert_eq!(t.queued_messages(Source::Pubmed).await, 40);
+    let metrics = platform::health::prometheus().render();
+    assert!(
+        metrics.contains(r#"coalesced_batch_size_bucket{batch="run_insert",le="64"}"#),
+        "batch sizes are exported in calls, not seconds"
+    );
 
     let client = t.runs().await;
     let reads = futures::future::join_all(runs.iter().enumerate().flat_map(|(i, run)| {

@@ -3,7 +3,7 @@
 //! (Prometheus text format).
 
 use axum::{Router, extract::State, http::StatusCode, routing::get};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::OnceLock;
@@ -19,8 +19,13 @@ pub fn prometheus() -> PrometheusHandle {
                 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
                 60.0, 300.0, 1800.0,
             ];
+            // Batch sizes are counts of calls, not seconds (`coalesced_batch_size`).
+            let batch_sizes = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
             let recorder = PrometheusBuilder::new()
                 .set_buckets(&buckets)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Suffix("_batch_size".into()), &batch_sizes)
+                })
                 .expect("static, non-empty buckets")
                 .build_recorder();
             let handle = recorder.handle();
