@@ -245,6 +245,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn batched_lookups_are_planned_for_each_batch_not_cached() {
+        // One connection, so the statements below all run where the check looks.
+        let database = TestDatabase::create().await;
+        let pool = crate::db::pool(&database.url, 1).unwrap();
+        crate::db::MIGRATOR.run(&pool).await.unwrap();
+        let run = new_run(org_a(), "planned");
+        for _ in 0..6 {
+            insert_batch(pool.clone(), vec![new_run(org_a(), "more")]).await;
+            read_batch(pool.clone(), vec![(org_a(), run.id)]).await;
+            mark_batch(pool.clone(), vec![(run.id, 1)]).await;
+        }
+        // A cached plan made while the table was tiny would stay a sequential scan as
+        // it grows (`runs::BATCH_PLANS`); the inserts' plan has no scan to go wrong.
+        let cached: Vec<(String,)> = sqlx::query_as(
+            "SELECT statement FROM pg_prepared_statements
+              WHERE statement NOT LIKE '%pg_prepared_statements%'
+                AND (statement LIKE '%ANY($1)%' OR statement LIKE '%unnest($1::uuid[], $2::int[])%')",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert!(cached.is_empty(), "cached batch lookups: {cached:?}");
+        let (inserts,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'INSERT INTO ingest_runs%'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            inserts, 1,
+            "the check sees this connection's prepared statements"
+        );
+        pool.close().await;
+        database.drop().await;
+    }
+
+    #[tokio::test]
     async fn an_unavailable_database_is_every_calls_answer() {
         // Nothing listens on port 1: the batch fails to connect.
         let pool = crate::db::pool("postgres://postgres@127.0.0.1:1/none", 1).unwrap();

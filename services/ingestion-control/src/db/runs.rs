@@ -128,6 +128,18 @@ pub async fn get(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Option<RunRecord>
         .await
 }
 
+/// Whether the batched lookups keep a prepared statement (`false`: they do not).
+///
+/// A prepared statement's plan is cached, and PostgreSQL settles on a generic plan
+/// after five executions. For a join of a batch to `ingest_runs` planned while the table
+/// was a few pages (a fresh deployment, not analysed yet), that plan is a sequential
+/// scan, and it stays cached until the next ANALYZE while the table grows: in the start
+/// benchmark every publish mark came to read the whole table (`perf`: PostgreSQL 55 % of
+/// the samples, in heap scans; starts/s falling by half within 20 s). An unnamed
+/// statement is planned for its own parameters and the table's current size each time;
+/// that planning (tens of µs) is paid once per batch.
+const BATCH_PLANS: bool = false;
+
 /// Many runs inserted by one statement, committed together; the rows come back in
 /// no particular order (callers match them by id). A start's batched insert
 /// (ADR-038): the same columns and row trigger as [`insert_run`].
@@ -150,6 +162,8 @@ pub async fn insert_many(pool: &PgPool, runs: &[NewRun]) -> Result<Vec<RunRecord
 
 /// [`mark_published`] for many `(id, attempt)` pairs in one statement, relaxed the
 /// same way; returns the ids it marked.
+///
+/// Planned afresh for each batch (an unnamed statement, [`BATCH_PLANS`]).
 pub async fn mark_published_many(
     pool: &PgPool,
     jobs: &[(Uuid, i32)],
@@ -164,15 +178,18 @@ pub async fn mark_published_many(
     )
     .bind(jobs.iter().map(|j| j.0).collect::<Vec<_>>())
     .bind(jobs.iter().map(|j| j.1).collect::<Vec<_>>())
+    .persistent(BATCH_PLANS)
     .fetch_all(pool)
     .await?;
     Ok(marked.into_iter().map(|(id,)| id).collect())
 }
 
-/// The runs with these ids, of whichever organisation (callers check it).
+/// The runs with these ids, of whichever organisation (callers check it). Planned
+/// afresh for each batch ([`BATCH_PLANS`]).
 pub async fn get_many(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<RunRecord>, sqlx::Error> {
     sqlx::query_as("SELECT * FROM ingest_runs WHERE id = ANY($1)")
         .bind(ids)
+        .persistent(BATCH_PLANS)
         .fetch_all(pool)
         .await
 }
