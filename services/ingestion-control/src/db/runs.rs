@@ -136,8 +136,8 @@ pub async fn get(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Option<RunRecord>
 /// scan, and it stays cached until the next ANALYZE while the table grows: in the start
 /// benchmark every publish mark came to read the whole table (`perf`: PostgreSQL 55 % of
 /// the samples, in heap scans; starts/s falling by half within 20 s). An unnamed
-/// statement is planned for its own parameters and the table's current size each time;
-/// that planning (tens of µs) is paid once per batch.
+/// statement is planned for its own parameters and the table's current size each time,
+/// a planning paid once per batch rather than per call.
 const BATCH_PLANS: bool = false;
 
 /// Many runs inserted by one statement, committed together; the rows come back in
