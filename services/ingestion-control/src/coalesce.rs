@@ -47,8 +47,10 @@ impl<Req: Send + 'static, Resp: Send + 'static> Coalescer<Req, Resp> {
                         .record(calls.len() as f64);
                     let (requests, replies): (Vec<_>, Vec<_>) = calls.into_iter().unzip();
                     // A panicking batch drops its replies (its callers see `Stopped`);
-                    // the worker goes on with the next.
-                    let Ok(answers) = AssertUnwindSafe(batch(requests)).catch_unwind().await else {
+                    // the worker goes on with the next. The call is made inside the
+                    // guarded future, so a panic before its first await is caught too.
+                    let guarded = AssertUnwindSafe(async { batch(requests).await });
+                    let Ok(answers) = guarded.catch_unwind().await else {
                         tracing::error!("a batch call panicked; its callers get an error");
                         continue;
                     };
@@ -143,6 +145,16 @@ mod tests {
         let answers = futures::future::join_all((0..50).map(|x| capped.call(x))).await;
         assert!(answers.into_iter().all(|a| a.is_ok()));
         assert!(largest.load(Ordering::SeqCst) <= 4);
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_panics_before_its_future_fails_its_callers_only() {
+        let fragile = Coalescer::spawn("test", 1, 1, |xs: Vec<u32>| {
+            assert!(xs[0] != 13, "unlucky");
+            async move { xs }
+        });
+        assert!(matches!(fragile.call(13).await, Err(Stopped)));
+        assert_eq!(fragile.call(7).await.unwrap(), 7);
     }
 
     #[tokio::test]
